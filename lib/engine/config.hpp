@@ -1,0 +1,25 @@
+// What the engine was asked to do, as parsed from the command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace haka::engine {
+
+/// The engine's settings; app/ fills it, run_offline/run_live read it.
+struct Config {
+  std::string pcap_in;        // offline input; empty means live mode on ethdev ports
+  std::string pcap_out;       // offline output; empty: forwarded packets are counted and freed
+  std::string rules;          // Lua rule file
+  std::string summary_json;   // where to write the final counters
+  bool pass_through = false;  // observe only: never alter or drop traffic
+  bool force_libpcap = false; // offline: read through libpcap even for classic pcap
+  bool quiet = false;         // no summary text on stdout
+  double stats_interval_s = 1.0; // live: seconds between stats lines (0: none)
+  double duration_s = 0;      // live: stop after this many seconds (0: until a signal)
+  uint32_t mbufs = 0;         // pool size; 0 picks one from ports, queues and caps
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+};
+
+} // namespace haka::engine

@@ -1,0 +1,415 @@
+#include "io/pcap_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_byteorder.h>
+#include <rte_eal.h>
+
+namespace haka::io {
+
+namespace {
+
+constexpr uint32_t magic_us = 0xa1b2c3d4;
+constexpr uint32_t magic_ns = 0xa1b23c4d;
+constexpr std::size_t file_header_size = 24;
+constexpr std::size_t record_header_size = 16;
+// Largest record we accept: libpcap's own ceiling for any link type.
+constexpr uint32_t max_record_len = 262144;
+// Records whose header lies in the same span of the file share one ext-buffer
+// refcount; a span holds at most span/16 records, below the 16-bit limit.
+constexpr uint64_t ext_group_span = 256 * 1024;
+constexpr uint32_t max_segment_len = UINT16_MAX;
+
+uint32_t load32(const uint8_t* p, bool swapped) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return swapped ? rte_bswap32(v) : v;
+}
+
+// The mapping outlives every mbuf attached to it (the engine checks the pool is
+// full before closing the reader), so releasing a buffer needs no action.
+void ext_buffer_released(void*, void*) {}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+} // namespace
+
+struct PcapReader::ExtGroup {
+  rte_mbuf_ext_shared_info shinfo;
+};
+
+std::optional<net::LinkType> link_type_from_dlt(uint32_t dlt) {
+  switch (dlt & 0xffff) {
+    case 1: return net::LinkType::ethernet;
+    case 12:
+    case 14:
+    case 101: return net::LinkType::raw_ip;
+    case 228: return net::LinkType::ipv4;
+    case 229: return net::LinkType::ipv6;
+    case 113: return net::LinkType::linux_sll;
+    case 276: return net::LinkType::linux_sll2;
+    default: return std::nullopt;
+  }
+}
+
+std::unique_ptr<PcapReader> PcapReader::open(const std::string& path, rte_mempool* pool, std::string& err,
+                                             bool force_libpcap) {
+  std::unique_ptr<PcapReader> r(new PcapReader());
+  r->pool_ = pool;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = path + ": cannot open: " + errno_text(errno);
+    return nullptr;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    err = path + ": not a regular file";
+    ::close(fd);
+    return nullptr;
+  }
+  uint8_t head[4] = {};
+  ssize_t got = pread(fd, head, sizeof head, 0);
+  uint32_t magic = 0;
+  if (got == 4) std::memcpy(&magic, head, 4);
+  bool classic = magic == magic_us || magic == magic_ns || magic == rte_bswap32(magic_us) ||
+                 magic == rte_bswap32(magic_ns);
+  bool ok;
+  if (classic && !force_libpcap) {
+    ok = r->open_mapped(fd, static_cast<uint64_t>(st.st_size), err);
+    if (!ok) err = path + ": " + err;
+  } else {
+    ok = r->open_libpcap(path, err);
+    uint8_t hdr[file_header_size];
+    if (ok && classic && pread(fd, hdr, sizeof hdr, 0) == static_cast<ssize_t>(sizeof hdr)) {
+      // Keep the file's own resolution and snaplen, so the output matches it.
+      bool swapped = magic == rte_bswap32(magic_us) || magic == rte_bswap32(magic_ns);
+      r->format_.nanosecond = (swapped ? rte_bswap32(magic) : magic) == magic_ns;
+      r->format_.snaplen = load32(hdr + 16, swapped);
+      r->format_.linktype = load32(hdr + 20, swapped);
+    }
+  }
+  ::close(fd);
+  if (!ok) return nullptr;
+  auto lt = link_type_from_dlt(r->format_.linktype);
+  if (!lt) {
+    err = path + ": unsupported link type " + std::to_string(r->format_.linktype & 0xffff) +
+          " (supported: Ethernet 1, raw IP 101/12/14, IPv4 228, IPv6 229, Linux cooked 113/276)";
+    return nullptr;
+  }
+  r->link_type_ = *lt;
+  return r;
+}
+
+bool PcapReader::open_mapped(int fd, uint64_t size, std::string& err) {
+  if (size < file_header_size) {
+    err = "truncated pcap file header";
+    return false;
+  }
+  // Private and writable: a rule that rewrites header bytes in place changes
+  // only our copy-on-write page, never the file.
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) {
+    err = "cannot map: " + errno_text(errno);
+    return false;
+  }
+  madvise(p, size, MADV_SEQUENTIAL);
+  map_ = static_cast<uint8_t*>(p);
+  map_size_ = size;
+  uint32_t magic;
+  std::memcpy(&magic, map_, 4);
+  swapped_ = magic == rte_bswap32(magic_us) || magic == rte_bswap32(magic_ns);
+  uint32_t native = swapped_ ? rte_bswap32(magic) : magic;
+  format_.nanosecond = native == magic_ns;
+  format_.snaplen = load32(map_ + 16, swapped_);
+  format_.linktype = load32(map_ + 20, swapped_);
+  cursor_ = file_header_size;
+  groups_.resize(size / ext_group_span + 1);
+  for (auto& g : groups_) {
+    g.shinfo.free_cb = ext_buffer_released;
+    g.shinfo.fcb_opaque = nullptr;
+    rte_mbuf_ext_refcnt_set(&g.shinfo, 0);
+  }
+  done_ = cursor_ == map_size_;
+  return true;
+}
+
+bool PcapReader::open_libpcap(const std::string& path, std::string& err) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (pcap_ == nullptr) {
+    err = path + ": not a capture libpcap can read: " + errbuf;
+    return false;
+  }
+  format_.linktype = static_cast<uint32_t>(pcap_datalink(pcap_));
+  format_.snaplen = static_cast<uint32_t>(pcap_snapshot(pcap_));
+  format_.nanosecond = true;
+  return true;
+}
+
+PcapReader::~PcapReader() {
+  if (pcap_ != nullptr) pcap_close(pcap_);
+  if (map_ != nullptr) {
+    for (const auto& g : groups_) {
+      if (rte_mbuf_ext_refcnt_read(&g.shinfo) != 0) {
+        // An mbuf still points into the mapping: keeping it mapped is the only
+        // safe choice. The engine reports the leak through its pool check.
+        return;
+      }
+    }
+    munmap(map_, map_size_);
+  }
+}
+
+uint16_t PcapReader::read_burst(rte_mbuf** pkts, uint16_t n) {
+  if (done_ || n == 0) return 0;
+  return map_ != nullptr ? read_mapped(pkts, n) : read_libpcap(pkts, n);
+}
+
+bool PcapReader::attach_record(rte_mbuf* head, uint64_t rec_off, uint32_t caplen) {
+  rte_mbuf_ext_shared_info* shinfo = &groups_[rec_off / ext_group_span].shinfo;
+  uint8_t* data = map_ + rec_off + record_header_size;
+  const bool iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+  rte_mbuf* seg = head;
+  rte_mbuf* prev = nullptr;
+  uint32_t left = caplen;
+  uint16_t nb_segs = 0;
+  do {
+    if (seg == nullptr) {
+      seg = rte_pktmbuf_alloc(pool_);
+      if (seg == nullptr) return false;
+      prev->next = seg;
+    }
+    uint16_t len = static_cast<uint16_t>(left < max_segment_len ? left : max_segment_len);
+    rte_iova_t iova = iova_va ? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(data)) : RTE_BAD_IOVA;
+    rte_mbuf_ext_refcnt_update(shinfo, 1);
+    rte_pktmbuf_attach_extbuf(seg, data, iova, len, shinfo);
+    seg->data_len = len;
+    data += len;
+    left -= len;
+    ++nb_segs;
+    prev = seg;
+    seg = nullptr;
+  } while (left > 0);
+  head->nb_segs = nb_segs;
+  head->pkt_len = caplen;
+  return true;
+}
+
+uint16_t PcapReader::read_mapped(rte_mbuf** pkts, uint16_t n) {
+  if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) {
+    // Not enough for a whole burst: try one by one, so a nearly empty pool still
+    // makes progress.
+    uint16_t k = 0;
+    while (k < n && (pkts[k] = rte_pktmbuf_alloc(pool_)) != nullptr) ++k;
+    if (k == 0) {
+      ++pool_starved_;
+      return 0;
+    }
+    n = k;
+  }
+  uint16_t filled = 0;
+  while (filled < n) {
+    if (cursor_ == map_size_) {
+      done_ = true;
+      break;
+    }
+    if (map_size_ - cursor_ < record_header_size) {
+      stop_ = ReadStop::truncated_record;
+      break;
+    }
+    const uint8_t* rh = map_ + cursor_;
+    uint32_t ts_sec = load32(rh, swapped_);
+    uint32_t ts_frac = load32(rh + 4, swapped_);
+    uint32_t caplen = load32(rh + 8, swapped_);
+    if (caplen > max_record_len) {
+      stop_ = ReadStop::bad_record_length;
+      break;
+    }
+    if (map_size_ - cursor_ - record_header_size < caplen) {
+      stop_ = ReadStop::truncated_record;
+      break;
+    }
+    rte_mbuf* m = pkts[filled];
+    if (caplen == 0) {
+      // Nothing to attach: an empty direct mbuf says the same.
+      m->data_len = 0;
+      m->pkt_len = 0;
+    } else if (!attach_record(m, cursor_, caplen)) {
+      // Out of mbufs for the chain of a huge record: give back what this record
+      // took and retry it on the next burst.
+      rte_pktmbuf_free(m);
+      pkts[filled] = nullptr;
+      ++pool_starved_;
+      for (uint16_t i = filled + 1; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+      return filled;
+    }
+    net::PacketMeta& pm = net::meta(m);
+    pm = net::PacketMeta{};
+    pm.timestamp_ns = uint64_t{ts_sec} * 1'000'000'000u + (format_.nanosecond ? ts_frac : uint64_t{ts_frac} * 1000u);
+    cursor_ += record_header_size + caplen;
+    ++filled;
+    ++packets_read_;
+  }
+  if (stop_ != ReadStop::none) {
+    done_ = true;
+    stop_offset_ = cursor_;
+  }
+  for (uint16_t i = filled; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+  return filled;
+}
+
+uint16_t PcapReader::read_libpcap(rte_mbuf** pkts, uint16_t n) {
+  uint16_t filled = 0;
+  while (filled < n) {
+    pcap_pkthdr* hdr = nullptr;
+    const u_char* data = nullptr;
+    int rc = pcap_next_ex(pcap_, &hdr, &data);
+    if (rc == PCAP_ERROR_BREAK) {
+      done_ = true;
+      break;
+    }
+    if (rc != 1) {
+      done_ = true;
+      stop_ = ReadStop::libpcap_error;
+      break;
+    }
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) {
+      // libpcap cannot un-read a packet: wait for mbufs is not possible here, so
+      // this is a counted stop. Pools are sized so offline never gets here.
+      ++pool_starved_;
+      done_ = true;
+      stop_ = ReadStop::libpcap_error;
+      break;
+    }
+    uint32_t left = hdr->caplen;
+    const u_char* src = data;
+    rte_mbuf* seg = m;
+    bool ok = true;
+    while (true) {
+      uint16_t room = rte_pktmbuf_tailroom(seg);
+      uint16_t len = static_cast<uint16_t>(left < room ? left : room);
+      std::memcpy(rte_pktmbuf_mtod(seg, uint8_t*), src, len);
+      seg->data_len = len;
+      src += len;
+      left -= len;
+      if (left == 0) break;
+      rte_mbuf* next = rte_pktmbuf_alloc(pool_);
+      if (next == nullptr || rte_pktmbuf_chain(m, next) != 0) {
+        if (next) rte_pktmbuf_free(next);
+        ok = false;
+        break;
+      }
+      seg = next;
+    }
+    if (!ok) {
+      rte_pktmbuf_free(m);
+      ++pool_starved_;
+      done_ = true;
+      stop_ = ReadStop::libpcap_error;
+      break;
+    }
+    m->pkt_len = hdr->caplen;
+    net::PacketMeta& pm = net::meta(m);
+    pm = net::PacketMeta{};
+    pm.timestamp_ns = uint64_t(hdr->ts.tv_sec) * 1'000'000'000u + uint64_t(hdr->ts.tv_usec);
+    pkts[filled++] = m;
+    ++packets_read_;
+  }
+  return filled;
+}
+
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, const CaptureFormat& format,
+                                             std::string& err) {
+  std::unique_ptr<PcapWriter> w(new PcapWriter());
+  w->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd_ < 0) {
+    err = path + ": cannot create: " + errno_text(errno);
+    return nullptr;
+  }
+  w->path_ = path;
+  w->format_ = format;
+  w->buf_.resize(1 << 20);
+  uint32_t hdr[6] = {format.nanosecond ? magic_ns : magic_us, 0x00040002u, 0, 0, format.snaplen,
+                     format.linktype};
+  w->write_bytes(hdr, sizeof hdr);
+  return w;
+}
+
+PcapWriter::~PcapWriter() {
+  if (fd_ >= 0) {
+    std::string ignored;
+    close(ignored);
+  }
+}
+
+void PcapWriter::write_bytes(const void* p, std::size_t len) {
+  if (used_ + len > buf_.size()) flush();
+  if (len > buf_.size()) {
+    // Never happens for records (at most 256 KiB, buffer 1 MiB); kept correct anyway.
+    if (::write(fd_, p, len) != static_cast<ssize_t>(len) && write_errno_ == 0) write_errno_ = errno ? errno : EIO;
+    return;
+  }
+  std::memcpy(buf_.data() + used_, p, len);
+  used_ += len;
+}
+
+bool PcapWriter::flush() {
+  std::size_t off = 0;
+  while (off < used_) {
+    ssize_t w = ::write(fd_, buf_.data() + off, used_ - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (write_errno_ == 0) write_errno_ = errno;
+      break;
+    }
+    off += static_cast<std::size_t>(w);
+  }
+  used_ = 0;
+  return write_errno_ == 0;
+}
+
+void PcapWriter::write_burst(rte_mbuf* const* pkts, uint16_t n) {
+  for (uint16_t i = 0; i < n; ++i) {
+    const rte_mbuf* m = pkts[i];
+    uint64_t ts = net::meta(m).timestamp_ns;
+    uint32_t sec = static_cast<uint32_t>(ts / 1'000'000'000u);
+    uint32_t frac = static_cast<uint32_t>(ts % 1'000'000'000u);
+    if (!format_.nanosecond) frac /= 1000;
+    uint32_t rec[4] = {sec, frac, m->pkt_len, m->pkt_len};
+    write_bytes(rec, sizeof rec);
+    for (const rte_mbuf* s = m; s != nullptr; s = s->next) write_bytes(rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
+    if (m->pkt_len > max_caplen_) max_caplen_ = m->pkt_len;
+    ++packets_;
+  }
+}
+
+bool PcapWriter::close(std::string& err) {
+  if (fd_ < 0) return true;
+  flush();
+  if (max_caplen_ > format_.snaplen && write_errno_ == 0) {
+    // A rule grew a packet past the input's snaplen: raise it so readers take
+    // the records whole. Unchanged otherwise, so a pass-through run is
+    // byte-identical to its input.
+    uint32_t snap = max_caplen_;
+    if (pwrite(fd_, &snap, sizeof snap, 16) != static_cast<ssize_t>(sizeof snap)) write_errno_ = errno;
+  }
+  if (::close(fd_) != 0 && write_errno_ == 0) write_errno_ = errno;
+  fd_ = -1;
+  if (write_errno_ != 0) {
+    err = path_ + ": write failed: " + errno_text(write_errno_);
+    return false;
+  }
+  return true;
+}
+
+} // namespace haka::io
