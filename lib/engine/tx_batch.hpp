@@ -36,6 +36,16 @@ class TxBatch {
   ~TxBatch() { flush(); }
 
   void forward(rte_mbuf* m) { push(0, m); }
+  /// Forwards a whole burst straight from the caller's array when nothing is
+  /// queued before it: the forward-only path copies no pointer.
+  /// `bytes` is the burst's total pkt_len, which the caller already summed.
+  void forward_burst(rte_mbuf** pkts, uint16_t n, uint64_t bytes) {
+    if (count_[0] != 0) {
+      for (uint16_t i = 0; i < n; ++i) push(0, pkts[i]);
+      return;
+    }
+    transmit(0, pkts, n, bytes);
+  }
   void back(rte_mbuf* m) { push(back_slot_, m); }
   /// A packet the engine made (RST, forged packet): counted as injected.
   void inject_forward(rte_mbuf* m) { ++tally_.injected; push(0, m); }
@@ -57,11 +67,15 @@ class TxBatch {
   }
 
   void send(unsigned slot) {
-    uint16_t n = count_[slot];
-    if (n == 0) return;
+    if (count_[slot] == 0) return;
     rte_mbuf** p = pkts_[slot].data();
     uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n; ++i) bytes += p[i]->pkt_len;
+    for (uint16_t i = 0; i < count_[slot]; ++i) bytes += p[i]->pkt_len;
+    transmit(slot, p, count_[slot], bytes);
+    count_[slot] = 0;
+  }
+
+  void transmit(unsigned slot, rte_mbuf** p, uint16_t n, uint64_t bytes) {
     uint16_t sent = io_.tx(port_[slot], queue_[slot], p, n);
     if (sent < n) [[unlikely]] {
       for (uint16_t i = sent; i < n; ++i) bytes -= p[i]->pkt_len;
@@ -70,7 +84,6 @@ class TxBatch {
     }
     tally_.tx_packets += sent;
     tally_.tx_bytes += bytes;
-    count_[slot] = 0;
   }
 
   Io& io_;

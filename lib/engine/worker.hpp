@@ -21,8 +21,8 @@ inline constexpr uint16_t burst_size = 32;
 /// everything untouched.
 struct ForwardAll {
   template <class Io>
-  void process(std::span<rte_mbuf* const> pkts, const Lane&, TxBatch<Io>& out) {
-    for (rte_mbuf* m : pkts) out.forward(m);
+  void process(std::span<rte_mbuf*> pkts, uint64_t bytes, const Lane&, TxBatch<Io>& out) {
+    out.forward_burst(pkts.data(), static_cast<uint16_t>(pkts.size()), bytes);
   }
   /// At shutdown: give up whatever is still held (nothing, here).
   template <class Io>
@@ -52,7 +52,7 @@ class Worker {
       BurstTally tally;
       {
         TxBatch<Io> out(io_, lane, tally);
-        proc_.process(std::span<rte_mbuf* const>(pkts, n), lane, out);
+        proc_.process(std::span<rte_mbuf*>(pkts, n), rx_bytes, lane, out);
       }
       publish(n, rx_bytes, tally);
     }
