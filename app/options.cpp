@@ -44,7 +44,7 @@ int first_allowed_cpu() {
 // Offline runs need no hugepages, no PCI scan, no shared files: several may
 // run side by side (tests do).
 std::vector<std::string> offline_eal_defaults(const std::string& prog) {
-  return {prog, "-l", std::to_string(first_allowed_cpu()), "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
+  return {prog, "-l", std::to_string(first_allowed_cpu()), "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
           "--no-telemetry", "--log-level=*:warning"};
 }
 
