@@ -65,7 +65,7 @@ struct alignas(64) PacketMeta {
   uint32_t flow_hash;    // direction-free hash of the 5-tuple (net/decode.hpp), 0 until decoded
   uint16_t in_port;      // index of the engine port (lane) the packet came in on
   uint8_t decoded;       // 0 until the decoder ran on this packet
-  uint8_t outcome;       // a DecodeOutcome
+  uint8_t outcome;       // a DecodeOutcome (meaningful once decoded is 1)
 
   uint8_t l3_kind;        // an L3Kind
   uint8_t l4_proto;       // IP protocol / last IPv6 next-header (6 = TCP)

@@ -481,6 +481,13 @@ TEST(DecodeFragments, Ipv4) {
   EXPECT_EQ(outcome_of(eth(0x0800, ipv4(Ip4{.frag = 0x1fff}, Bytes(16, 0), false))), O::frag_oversized);
   // Headers split across segments: rte_ip_frag could not take it.
   EXPECT_EQ(run(eth(0x0800, ipv4(Ip4{.frag = 0x2000}, first, false)), {}, {20}).outcome, O::frag_split_header);
+  // More segments than the reassembler's 8-bit bookkeeping: refused too.
+  Bytes many = eth(0x0800, ipv4(Ip4{.frag = 0x2000}, cat(first, Bytes(256, 0)), false));
+  std::vector<std::size_t> cuts;
+  for (std::size_t c = 40; c < 40 + 256; ++c) cuts.push_back(c);
+  EXPECT_EQ(run(many, {}, cuts).outcome, O::frag_split_header);
+  cuts.resize(250);
+  EXPECT_EQ(run(many, {}, cuts).outcome, O::fragment);
 }
 
 TEST(DecodeFragments, Ipv6) {
