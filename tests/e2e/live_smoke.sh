@@ -28,7 +28,7 @@ if [[ -z $bin ]]; then
   for cand in "$here"/../../build*/app/haka-dpdk; do [[ -x $cand ]] && { bin=$cand; break; }; done
 fi
 if [[ -z $bin || ! -x $bin ]]; then
-  echo "FAIL: haka-dpdk not found: set HAKA_DPDK_BIN (meson test sets it)"; exit 1
+  echo "FAIL: haka-dpdk not found: set HAKA_DPDK_BIN (meson test sets it) or build into <source>/build*"; exit 1
 fi
 export HAKA_DPDK_BIN=$bin
 
