@@ -121,7 +121,7 @@ scenario() {
   topo_engine_wait_ready "$dir/engine.log" 20 || { echo "FAIL $name: engine did not start"; show_logs "$dir"; return 1; }
 
   local t_cli=$SECONDS
-  topo_in "$TOPO_NS_CLIENT" timeout 60 "$py" "$apps" client --connect "$TOPO_IP_SERVER" --port "$port" \
+  topo_in "$TOPO_NS_CLIENT" timeout 40 "$py" "$apps" client --connect "$TOPO_IP_SERVER" --port "$port" \
     --plan "$plan" --out "$dir/client.jsonl" >"$dir/client.log" 2>&1 ||
     { echo "  client exited with status $? (see below)"; ok=0; }
   echo "  client done in $((SECONDS - t_cli)) s"
