@@ -5,7 +5,7 @@
   tcp_apps.py client --connect IP --port N --plan NAME --out FILE
   tcp_apps.py plan NAME                      (prints the plan's expected counts as JSON)
   tcp_apps.py check --plan NAME [--client FILE --server FILE] [--capture PCAP]
-                    [--summary LABEL=FILE]... [--clean-summary LABEL]...
+                    [--impair LOG] [--summary LABEL=FILE]... [--clean-summary LABEL]...
 
 A plan is a list of phases run one after the other; the connections of a phase run at the
 same time. Each connection has an id, the bytes the client sends, the bytes the server sends
@@ -315,7 +315,22 @@ def run_check(a):
         except (OSError, ValueError) as e:
             check("capture", False, str(e))
 
-    # 3. The engine's summaries: connection counts and end reasons equal what the apps did.
+    # 3. The forwarder's own counts against the live engine's client-facing port: what it sent
+    #    towards the engine arrived there, and what the engine sent reached it.
+    if a.impair and a.summary:
+        try:
+            counts = json.loads(open(a.impair).read().strip().splitlines()[-1])
+            to_ips = next(v for k, v in counts.items() if k.startswith("imp0>"))
+            from_ips = next(v for k, v in counts.items() if k.startswith("imp1>"))
+            live = json.load(open(a.summary[0].split("=", 1)[1]))
+            p0 = next(p for p in live["ports"] if p["port"] == 0)
+            check("impair vs engine", (to_ips["tx"], from_ips["rx"]) == (p0["ipackets"], p0["opackets"]),
+                  "forwarder sent %d frames towards the engine and got %d back; engine port 0 received %d, sent %d"
+                  % (to_ips["tx"], from_ips["rx"], p0["ipackets"], p0["opackets"]))
+        except (OSError, ValueError, KeyError, IndexError, StopIteration) as e:
+            check("impair vs engine", False, "cannot compare: %s: %s" % (type(e).__name__, e))
+
+    # 4. The engine's summaries: connection counts and end reasons equal what the apps did.
     want = {"opened": k, "closed_fin": exp["fin"], "closed_rst": exp["rst"], "timed_out": 0,
             "refused": 0, "refused_table_full": 0, "closed_dropped": 0, "closed_error": 0}
     for spec in a.summary:
@@ -365,6 +380,7 @@ def main():
     k.add_argument("--client")
     k.add_argument("--server")
     k.add_argument("--capture")
+    k.add_argument("--impair", help="impair.py's output; compared with the first --summary's port 0")
     k.add_argument("--summary", action="append", default=[])
     k.add_argument("--clean-summary", action="append", default=[])
     a = p.parse_args()

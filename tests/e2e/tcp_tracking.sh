@@ -8,7 +8,8 @@
 # the engine drops, reorders and duplicates frames; see netns_lib.sh). tcpdump records the
 # engine's client-facing port in each; haka-dpdk then runs offline on that capture.
 # Checks, per scenario: the applications did what was planned; the capture holds those
-# connections and end reasons; and for the live run AND the offline run, the engine's
+# connections and end reasons; impaired: the forwarder's counts equal the engine port's;
+# and for the live run AND the offline run, the engine's
 # "connections" summary group equals what the applications did (opened, closed_fin,
 # closed_rst; nothing timed out, refused, dropped or in error) with accounting.ok. The clean
 # scenario also wants no alert and no dropped packet. Finally the stored reference capture
@@ -147,11 +148,11 @@ scenario() {
   "$bin" --pcap "$dir/capture.pcap" --summary-json "$dir/offline.json" --checksum-validation no --quiet \
     >"$dir/offline.log" 2>&1 || { echo "  FAIL offline run exited with status $?: $(tail -n 2 "$dir/offline.log")"; ok=0; }
 
-  local clean=()
-  [[ $impaired == 0 ]] && clean=(--clean-summary live --clean-summary offline)
+  local more=()
+  if [[ $impaired == 0 ]]; then more=(--clean-summary live --clean-summary offline); else more=(--impair "$dir/impair.log"); fi
   "$py" "$apps" check --plan "$plan" --client "$dir/client.jsonl" --server "$dir/server.jsonl" \
     --capture "$dir/capture.pcap" --summary "live=$dir/live.json" --summary "offline=$dir/offline.json" \
-    "${clean[@]}" || ok=0
+    "${more[@]}" || ok=0
   echo "  ($((SECONDS - t0)) s)"
   if [[ $ok == 0 ]]; then
     [[ -s $dir/client.log || -s $dir/server.log ]] && show_logs "$dir" | grep -v '^stats:'
