@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1 ;;
     --only) only=${2:?--only needs a scenario}; shift ;;
     --make-reference) make_ref=${2:?--make-reference needs a file}; shift ;;
-    -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "tcp_tracking.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
