@@ -35,6 +35,11 @@ SeqClass classify_seq(const Endpoint& S, const Endpoint& R, const SegmentView& s
 /// SND.UNA - MAX.SND.WND (RFC 5961 §5.2). S's first ACK must cover R's SYN.
 bool ack_acceptable(const Endpoint& S, const Endpoint& R, Seq ack);
 
+/// Does `ack` acknowledge R's SYN without going past what R sent
+/// (RFC 9293 §3.10.7.3: ISS < SEG.ACK =< SND.NXT)? The test for a SYN+ACK,
+/// and for an RST answering a SYN.
+inline bool acks_syn(const Endpoint& R, Seq ack) { return ack > R.isn && ack <= R.next; }
+
 /// Is `seq` inside R's receive window [RCV.NXT, RCV.NXT + RCV.WND), a
 /// zero window still admitting RCV.NXT itself (RFC 9293 §3.10.7.4)? False
 /// when R never sent an ACK (no window known).

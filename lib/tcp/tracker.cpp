@@ -169,7 +169,7 @@ StepResult on_rst(Connection& c, Dir d, const SegmentView& s, uint64_t now, cons
     if (d == Dir::down) {
       // RFC 9293 §3.10.7.3 (SYN-SENT): acceptable only if it ACKs our SYN
       // (ISS < SEG.ACK =< SND.NXT); the peer refused the connection.
-      ok = s.has(tcp_flag::ack) && s.ack > R.isn && s.ack <= R.next;
+      ok = s.has(tcp_flag::ack) && acks_syn(R, s.ack);
       why = EndReason::refused;
     } else {
       ok = s.seq == S.next;
@@ -223,8 +223,7 @@ StepResult on_syn(Connection& c, Dir d, const SegmentView& s, uint64_t now, cons
       set_state(c, State::syn_received, r, now);
       return r;
     }
-    // SYN+ACK: RFC 9293 §3.10.7.3, ISS < SEG.ACK =< SND.NXT.
-    if (cfg.window_checks && !(s.ack > R.isn && s.ack <= R.next)) return make(SegmentOutcome::bad_ack);
+    if (cfg.window_checks && !acks_syn(R, s.ack)) return make(SegmentOutcome::bad_ack);
     init_from_syn(S, s);
     settle_scaling(c);
     record_ack(S, s, false);
@@ -240,7 +239,7 @@ StepResult on_syn(Connection& c, Dir d, const SegmentView& s, uint64_t now, cons
       touch_live(c, r, now);
       return r;
     }
-    if (ack && S.has(ep_flag::synack) && s.ack > R.isn && s.ack <= R.next) {
+    if (ack && S.has(ep_flag::synack) && acks_syn(R, s.ack)) {
       StepResult r = make(SegmentOutcome::synack_retransmitted);
       touch_live(c, r, now);
       return r;
@@ -250,7 +249,7 @@ StepResult on_syn(Connection& c, Dir d, const SegmentView& s, uint64_t now, cons
   if (c.state == State::syn_received) {
     // Simultaneous open: each side's SYN+ACK acknowledges the other's SYN.
     if (ack && c.has(conn_flag::simultaneous) && S.has(ep_flag::syn) && !S.has(ep_flag::synack) && s.seq == S.isn) {
-      if (cfg.window_checks && !(s.ack > R.isn && s.ack <= R.next)) return make(SegmentOutcome::bad_ack);
+      if (cfg.window_checks && !acks_syn(R, s.ack)) return make(SegmentOutcome::bad_ack);
       S.flags |= ep_flag::synack;
       record_ack(S, s, false);
       StepResult r = make(SegmentOutcome::accepted);
