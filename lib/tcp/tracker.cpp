@@ -434,11 +434,11 @@ StepResult expire(Connection& c, uint64_t now, const TrackerConfig& cfg) {
   return r;
 }
 
-StepResult drop(Connection& c, uint64_t now) {
+StepResult drop(Connection& c, uint64_t now, EndReason why) {
   StepResult r = make(SegmentOutcome::dropped);
   if (c.state == State::reset || c.state == State::finish) return r;
   c.flags |= conn_flag::dropped;
-  end_connection(c, r, EndReason::dropped);
+  end_connection(c, r, why);
   set_state(c, State::reset, r, now);
   touch(c, now);
   return r;

@@ -143,10 +143,11 @@ uint64_t deadline(const Connection& c, const TrackerConfig& cfg);
 StepResult expire(Connection& c, uint64_t now, const TrackerConfig& cfg);
 
 /// A rule dropped the flow (Haka's flow:drop()): state reset, end_connection
-/// (EndReason::dropped) unless it already fired; the entry stays for the
-/// reset timeout, counted from `now`, so later packets are dropped silently.
-/// Idempotent on a connection already in reset or finish.
-StepResult drop(Connection& c, uint64_t now);
+/// (with `why`: dropped, or error for a rule that raised) unless it already
+/// fired; the entry stays for the reset timeout, counted from `now`, so later
+/// packets are dropped silently. Idempotent on a connection already in reset
+/// or finish.
+StepResult drop(Connection& c, uint64_t now, EndReason why = EndReason::dropped);
 /// The same, with the reset timeout counted from the connection's last
 /// accepted segment (usually the one being processed).
 StepResult drop(Connection& c);

@@ -255,6 +255,17 @@ TEST(TcpDrop, WithoutTimeUsesLastSegment) {
   EXPECT_EQ(deadline(v.c, v.cfg), t + 60 * kSec);
 }
 
+TEST(TcpDrop, RuleErrorReason) {
+  // DESIGN: a rule error drops the connection; the engine names the reason.
+  Conv v;
+  v.handshake();
+  const StepResult r = drop(v.c, v.now, EndReason::error);
+  EXPECT_EQ(r.end, EndReason::error);
+  EXPECT_EQ(v.c.end, EndReason::error);
+  EXPECT_EQ(v.c.state, State::reset);
+  EXPECT_EQ(v.step(Dir::up, seg(1001, 5001, A | P, 5)).outcome, SegmentOutcome::after_close);
+}
+
 TEST(TcpDrop, InTimedWaitNoSecondEnd) {
   Conv v;
   v.handshake();
