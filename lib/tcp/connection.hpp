@@ -147,7 +147,7 @@ enum class EndReason : uint8_t {
   refused, // an RST answered the opening SYN (the peer refused the connection)
   timeout, // idle for its state's timeout
   dropped, // drop() by a rule
-  error,   // an unexpected segment with TrackerConfig::close_on_unexpected (Haka's fail)
+  error,   // a rule error (drop(c, now, EndReason::error)), or an unexpected segment with close_on_unexpected (Haka's fail)
   restart, // a new SYN replaced it before it ended otherwise
   count_
 };
