@@ -79,6 +79,12 @@ std::string usage_text(const char* prog) {
          "  --rules FILE           Lua rule file (Haka API)\n"
          "  --pass-through         observe only: never alter or drop traffic\n"
          "  --summary-json FILE    write the final counters to FILE as one JSON object\n"
+         "  --alerts FILE          also write alerts to FILE, one JSON object per line\n"
+         "  --flows N              IPv4 connections tracked per worker (default 262144; IPv6: N/4)\n"
+         "  --midstream            pick up connections whose handshake was not seen (default: off)\n"
+         "  --checksum-validation yes|no  verify IPv4/TCP checksums the NIC did not (default yes;\n"
+         "                         'no' for captures taken on a host with checksum offload)\n"
+         "  --forward-only         forward without decoding or tracking (benchmarks)\n"
          "  --stats-interval SEC   live mode: print a stats line every SEC seconds (0: never; default 1)\n"
          "  --duration SEC         live mode: stop after SEC seconds (default: run until SIGINT/SIGTERM)\n"
          "  --mbufs N              mbuf pool size (default: sized from ports, queues and caps)\n"
@@ -155,6 +161,31 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
       if (!need_value(c.rules)) return false;
     } else if (opt == "--summary-json") {
       if (!need_value(c.summary_json)) return false;
+    } else if (opt == "--alerts") {
+      if (!need_value(c.alerts_json)) return false;
+    } else if (opt == "--forward-only") {
+      if (!flag_only()) return false;
+      c.forward_only = true;
+    } else if (opt == "--midstream") {
+      if (!flag_only()) return false;
+      c.midstream = true;
+    } else if (opt == "--checksum-validation") {
+      std::string v;
+      if (!need_value(v)) return false;
+      if (v == "yes") c.verify_checksums = true;
+      else if (v == "no") c.verify_checksums = false;
+      else {
+        err = "--checksum-validation: '" + v + "' is not 'yes' or 'no'";
+        return false;
+      }
+    } else if (opt == "--flows") {
+      std::string v;
+      if (!need_value(v)) return false;
+      if (!parse_uint(v, 1u << 27, u) || u < 16) {
+        err = "--flows: '" + v + "' is not a connection count from 16 to 134217728";
+        return false;
+      }
+      c.flows = static_cast<uint32_t>(u);
     } else if (opt == "--pass-through") {
       if (!flag_only()) return false;
       c.pass_through = true;

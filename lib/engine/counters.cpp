@@ -42,4 +42,25 @@ CounterSnapshot WorkerCounters::snapshot() const {
   return s;
 }
 
+void merge_groups(std::vector<CounterGroup>& into, const std::vector<CounterGroup>& groups) {
+  for (const CounterGroup& g : groups) {
+    CounterGroup* dst = nullptr;
+    for (auto& d : into)
+      if (d.name == g.name) dst = &d;
+    if (dst == nullptr) {
+      into.push_back(g);
+      continue;
+    }
+    for (const auto& [k, v] : g.values) {
+      bool found = false;
+      for (auto& [dk, dv] : dst->values)
+        if (dk == k) {
+          dv += v;
+          found = true;
+        }
+      if (!found) dst->values.emplace_back(k, v);
+    }
+  }
+}
+
 } // namespace haka::engine

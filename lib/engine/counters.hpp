@@ -4,6 +4,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace haka::engine {
 
@@ -58,5 +61,15 @@ struct alignas(64) WorkerCounters {
   void drop(DropReason r, uint64_t n = 1) { dropped_by[static_cast<std::size_t>(r)].add(n); }
   CounterSnapshot snapshot() const;
 };
+
+/// A named set of counters a layer publishes ("connections", "tcp", ...);
+/// reports sum groups of the same name over workers.
+struct CounterGroup {
+  std::string name;
+  std::vector<std::pair<std::string, uint64_t>> values;
+};
+
+/// Adds `g` into `into`, matching groups and values by name.
+void merge_groups(std::vector<CounterGroup>& into, const std::vector<CounterGroup>& g);
 
 } // namespace haka::engine

@@ -1,6 +1,8 @@
 #include "engine/runner.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cinttypes>
 #include <cstdio>
 #include <thread>
@@ -10,6 +12,8 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 
+#include "engine/alerts.hpp"
+#include "engine/tcp_pipeline.hpp"
 #include "engine/worker.hpp"
 #include "io/ethdev_port.hpp"
 #include "io/offline_io.hpp"
@@ -48,6 +52,37 @@ const char* read_stop_text(io::ReadStop s) {
   return "";
 }
 
+TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempool* pool) {
+  TrackingConfig t;
+  t.flows_v4 = cfg.flows;
+  t.flows_v6 = cfg.flows / 4 < 16 ? 16 : cfg.flows / 4;
+  t.pass_through = cfg.pass_through;
+  t.decode.link = link;
+  t.decode.verify_ipv4_checksum = cfg.verify_checksums;
+  t.decode.verify_tcp_checksum = cfg.verify_checksums;
+  t.tcp.midstream = cfg.midstream;
+  t.pool = pool;
+  return t;
+}
+
+/// The --alerts file, shared by every worker's AlertSink.
+struct AlertFile {
+  std::FILE* f = nullptr;
+  ~AlertFile() {
+    if (f != nullptr) std::fclose(f);
+  }
+  bool open(const Config& cfg, std::string& err) {
+    if (cfg.alerts_json.empty()) return true;
+    f = std::fopen(cfg.alerts_json.c_str(), "w");
+    if (f == nullptr) err = cfg.alerts_json + ": cannot create: " + std::strerror(errno);
+    return f != nullptr;
+  }
+  void attach(const Config& cfg, AlertSink& sink) const {
+    if (cfg.quiet) sink.set_text_stream(nullptr);
+    sink.set_json_stream(f);
+  }
+};
+
 } // namespace
 
 bool run_offline(const Config& cfg, const std::atomic<bool>& stop, RunReport& report, std::string& err) {
@@ -69,11 +104,24 @@ bool run_offline(const Config& cfg, const std::atomic<bool>& stop, RunReport& re
 
   io::OfflineIo offline{reader.get(), writer.get()};
   WorkerCounters counters;
-  ForwardAll proc;
-  Worker<io::OfflineIo, ForwardAll> worker(offline, proc, {Lane{}}, counters);
+  AlertFile alert_file;
+  if (!alert_file.open(cfg, err)) return false;
+  AlertSink alerts;
+  alert_file.attach(cfg, alerts);
   auto t0 = Clock::now();
-  worker.run(stop);
+  if (cfg.forward_only) {
+    ForwardAll proc;
+    Worker<io::OfflineIo, ForwardAll> worker(offline, proc, {Lane{}}, counters);
+    worker.run(stop);
+  } else {
+    auto proc = TcpPipeline::create(tracking_config(cfg, reader->link_type(), pool->get()), alerts, err);
+    if (!proc) return false;
+    Worker<io::OfflineIo, TcpPipeline> worker(offline, *proc, {Lane{}}, counters);
+    worker.run(stop);
+    report.groups = proc->collect();
+  }
   report.seconds = seconds_since(t0);
+  report.alerts = alerts.count();
 
   report.workers = {counters.snapshot()};
   report.total = report.workers[0];
@@ -98,15 +146,41 @@ namespace {
 struct LiveWorker {
   std::vector<Lane> lanes;
   WorkerCounters counters;
+  std::unique_ptr<TcpPipeline> tracker; // nullptr: forward only
+  AlertSink alerts;
   const std::atomic<bool>* quit = nullptr;
 };
 
-int live_worker_main(void* arg) {
-  auto* w = static_cast<LiveWorker*>(arg);
+/// Runs a worker's loop with its processor; `keep_going` is polled every
+/// ~10 ms (the main lcore uses it to print stats when it works alone).
+template <class Proc, class KeepGoing>
+void run_live_loop(LiveWorker& w, Proc& proc, KeepGoing&& keep_going) {
   io::EthdevIo eth;
-  ForwardAll proc;
-  Worker<io::EthdevIo, ForwardAll> worker(eth, proc, w->lanes, w->counters);
-  worker.run(*w->quit);
+  Worker<io::EthdevIo, Proc> worker(eth, proc, w.lanes, w.counters);
+  const uint64_t check_every = rte_get_tsc_hz() / 100;
+  uint64_t next_check = 0;
+  for (;;) {
+    worker.poll();
+    uint64_t tsc = rte_rdtsc();
+    if (tsc < next_check) continue;
+    next_check = tsc + check_every;
+    if (w.quit->load(std::memory_order_relaxed) || !keep_going()) break;
+  }
+  worker.finish();
+}
+
+template <class KeepGoing>
+void run_live_worker(LiveWorker& w, KeepGoing&& keep_going) {
+  if (w.tracker) {
+    run_live_loop(w, *w.tracker, keep_going);
+  } else {
+    ForwardAll proc;
+    run_live_loop(w, proc, keep_going);
+  }
+}
+
+int live_worker_main(void* arg) {
+  run_live_worker(*static_cast<LiveWorker*>(arg), [] { return true; });
   return 0;
 }
 
@@ -175,10 +249,24 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
   }
 
   std::atomic<bool> quit{false};
+  AlertFile alert_file;
+  if (!alert_file.open(cfg, err)) {
+    stop_ports();
+    return false;
+  }
   std::vector<std::unique_ptr<LiveWorker>> workers;
   for (uint16_t w = 0; w < n_workers; ++w) {
     auto lw = std::make_unique<LiveWorker>();
     lw->quit = &quit;
+    alert_file.attach(cfg, lw->alerts);
+    if (!cfg.forward_only) {
+      // Live ports carry Ethernet; every worker gets its own tables.
+      lw->tracker = TcpPipeline::create(tracking_config(cfg, net::LinkType::ethernet, pool->get()), lw->alerts, err);
+      if (!lw->tracker) {
+        stop_ports();
+        return false;
+      }
+    }
     for (std::size_t i = 0; i + 1 < ports.size(); i += 2) {
       lw->lanes.push_back(Lane{ports[i], w, ports[i + 1], w});
       lw->lanes.push_back(Lane{ports[i + 1], w, ports[i], w});
@@ -203,20 +291,11 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
   };
 
   if (main_works) {
-    io::EthdevIo eth;
-    ForwardAll proc;
-    Worker<io::EthdevIo, ForwardAll> worker(eth, proc, workers[0]->lanes, workers[0]->counters);
-    uint64_t next_check = 0;
-    const uint64_t check_every = rte_get_tsc_hz() / 100; // 10 ms
-    for (;;) {
-      worker.poll();
-      uint64_t tsc = rte_rdtsc();
-      if (tsc < next_check) continue;
-      next_check = tsc + check_every;
-      if (time_to_stop()) break;
+    run_live_worker(*workers[0], [&] {
+      if (time_to_stop()) return false;
       maybe_print();
-    }
-    worker.finish();
+      return true;
+    });
   } else {
     for (uint16_t w = 0; w < n_workers; ++w) {
       int rc = rte_eal_remote_launch(live_worker_main, workers[w].get(), worker_lcores[w]);
@@ -248,7 +327,11 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     }
   }
   stop_ports(); // returns the mbufs the RX rings held
-  for (const auto& w : workers) report.workers.push_back(w->counters.snapshot());
+  for (const auto& w : workers) {
+    report.workers.push_back(w->counters.snapshot());
+    if (w->tracker) merge_groups(report.groups, w->tracker->collect());
+    report.alerts += w->alerts.count();
+  }
   report.total = sum(workers);
   report.pool_size = pool->size();
   report.pool_available = pool->available();
@@ -319,8 +402,23 @@ std::string report_json(const RunReport& r) {
                   p.ierrors, p.oerrors);
     o += b;
   }
+  o += "]";
+  std::snprintf(b, sizeof b, ",\"alerts\":%" PRIu64, r.alerts);
+  o += b;
+  for (const CounterGroup& g : r.groups) {
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "," + string.
+    o += ',';
+    o += json_string(g.name);
+    o += ":{";
+    for (std::size_t i = 0; i < g.values.size(); ++i) {
+      std::snprintf(b, sizeof b, "%s%s:%" PRIu64, i ? "," : "", json_string(g.values[i].first).c_str(),
+                    g.values[i].second);
+      o += b;
+    }
+    o += "}";
+  }
   std::snprintf(b, sizeof b,
-                "],\"accounting\":{\"balanced\":%s,\"held_at_exit\":%" PRIu64
+                ",\"accounting\":{\"balanced\":%s,\"held_at_exit\":%" PRIu64
                 ",\"mempool_size\":%u,\"mempool_available\":%u,\"ok\":%s}}",
                 r.total.balanced() ? "true" : "false", r.total.held, r.pool_size, r.pool_available,
                 r.accounting_ok() ? "true" : "false");
@@ -353,6 +451,19 @@ std::string report_text(const RunReport& r) {
                   t.dropped_by[i]);
     o += b;
   }
+  for (const CounterGroup& g : r.groups) {
+    if (g.name != "connections") continue;
+    o += "  connections:";
+    for (const auto& [k, v] : g.values) {
+      if (v == 0 && k != "opened") continue;
+      o += ' ';
+      o += k;
+      o += ' ';
+      o += std::to_string(v);
+    }
+    o += "\n";
+  }
+  if (r.alerts != 0) o += "  alerts: " + std::to_string(r.alerts) + "\n";
   if (!r.input_problem.empty()) o += "  input stopped early: " + r.input_problem + "\n";
   return o;
 }

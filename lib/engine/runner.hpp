@@ -25,6 +25,8 @@ struct RunReport {
   std::vector<CounterSnapshot> workers;
   CounterSnapshot total;
   std::vector<PortReport> ports;
+  std::vector<CounterGroup> groups; // per-layer counters (connections, decode, tcp, ...), summed
+  uint64_t alerts = 0;
   unsigned pool_size = 0, pool_available = 0;
   bool zero_copy = false;    // offline: the capture was mapped, not copied
   std::string input_problem; // offline: why reading stopped early, if it did

@@ -50,10 +50,20 @@ class TxBatch {
   /// A packet the engine made (RST, forged packet): counted as injected.
   void inject_forward(rte_mbuf* m) { ++tally_.injected; push(0, m); }
   void inject_back(rte_mbuf* m) { ++tally_.injected; push(back_slot_, m); }
+  /// A packet the engine made that does not leave (a reassembled datagram
+  /// refused or re-fragmented): counted in as injected and out as dropped.
+  void inject_drop(rte_mbuf* m, DropReason r) {
+    ++tally_.injected;
+    drop(m, r);
+  }
   void drop(rte_mbuf* m, DropReason r) {
     tally_.drop(r);
     rte_pktmbuf_free(m);
   }
+
+  /// Counts packets that left the engine's hands without an mbuf to free here
+  /// (fragments merged into a datagram, freed by the fragment table).
+  void count_dropped(DropReason r, uint64_t n) { tally_.drop(r, n); }
 
   void flush() {
     send(0);

@@ -1,0 +1,338 @@
+#include "engine/tcp_pipeline.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+
+#include <rte_cycles.h>
+#include <rte_prefetch.h>
+
+namespace haka::engine {
+
+namespace {
+
+tcp::Dir to_tcp(flow::Dir d) { return d == flow::Dir::up ? tcp::Dir::up : tcp::Dir::down; }
+
+// Text form of the packet's addresses, for alerts.
+struct AddressText {
+  char src[INET6_ADDRSTRLEN] = "";
+  char dst[INET6_ADDRSTRLEN] = "";
+  explicit AddressText(const rte_mbuf* m) {
+    uint8_t scratch[32];
+    const net::PacketMeta& pm = net::meta(m);
+    const uint8_t* a = net::ip_addresses(m, scratch);
+    if (a == nullptr) return;
+    int af = pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv6) ? AF_INET6 : AF_INET;
+    unsigned len = net::ip_address_len(pm);
+    inet_ntop(af, a, src, sizeof src);
+    inet_ntop(af, a + len, dst, sizeof dst);
+  }
+};
+
+const char* policy_description(tcp::Policy p) {
+  switch (p) {
+    case tcp::Policy::no_connection_found: return "no connection found for tcp packet";
+    case tcp::Policy::unexpected_packet: return "unexpected tcp packet";
+    case tcp::Policy::invalid_handshake: return "invalid tcp handshake";
+    case tcp::Policy::new_connection: return "new tcp connection refused";
+    case tcp::Policy::none:
+    case tcp::Policy::count_: break;
+  }
+  return "";
+}
+
+DropReason policy_drop_reason(tcp::Policy p) {
+  switch (p) {
+    case tcp::Policy::no_connection_found: return DropReason::policy_no_connection_found;
+    case tcp::Policy::unexpected_packet: return DropReason::policy_unexpected_packet;
+    case tcp::Policy::invalid_handshake: return DropReason::policy_invalid_handshake;
+    case tcp::Policy::new_connection: return DropReason::policy_new_connection;
+    case tcp::Policy::none:
+    case tcp::Policy::count_: break;
+  }
+  return DropReason::tcp_invalid;
+}
+
+uint64_t wall_clock_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+} // namespace
+
+std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, AlertSink& alerts, std::string& err) {
+  std::unique_ptr<TcpPipeline> p(new TcpPipeline());
+  p->cfg_ = cfg;
+  p->alerts_ = &alerts;
+  flow::FlowTableConfig fc;
+  fc.capacity = cfg.flows_v4;
+  fc.first_slot = 0;
+  fc.seed = flow::random_seed();
+  auto t4 = flow::FlowTable<flow::FlowKey4>::create_seeded(fc);
+  fc.capacity = cfg.flows_v6;
+  fc.first_slot = cfg.flows_v4;
+  fc.seed = flow::random_seed();
+  auto t6 = flow::FlowTable<flow::FlowKey6>::create_seeded(fc);
+  if (!t4 || !t6) {
+    err = "cannot create flow tables for " + std::to_string(cfg.flows_v4) + " IPv4 and " +
+          std::to_string(cfg.flows_v6) + " IPv6 connections (memory short?)";
+    return nullptr;
+  }
+  p->table4_ = std::make_unique<flow::FlowTable<flow::FlowKey4>>(std::move(*t4));
+  p->table6_ = std::make_unique<flow::FlowTable<flow::FlowKey6>>(std::move(*t6));
+  flow::TimerWheelConfig tc;
+  tc.capacity = cfg.flows_v4 + cfg.flows_v6;
+  auto tw = flow::TimerWheel::create(tc);
+  if (!tw) {
+    err = "cannot create the connection timer wheel";
+    return nullptr;
+  }
+  p->timers_ = std::make_unique<flow::TimerWheel>(std::move(*tw));
+  p->conns_.resize(tc.capacity);
+  if (!cfg.pass_through) {
+    net::FragmentConfig frc;
+    frc.capacity = cfg.fragment_capacity;
+    frc.timeout = cfg.fragment_timeout_ns;
+    p->frags_ = net::FragmentReassembler::create(frc, err);
+    if (!p->frags_) return nullptr;
+  }
+  p->tsc_base_ = rte_rdtsc();
+  p->ns_base_ = wall_clock_ns();
+  p->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
+  return p;
+}
+
+TcpPipeline::~TcpPipeline() = default;
+
+std::size_t TcpPipeline::memory_bytes() const {
+  return table4_->memory_bytes() + table6_->memory_bytes() + timers_->memory_bytes() +
+         conns_.size() * sizeof(tcp::Connection);
+}
+
+uint64_t TcpPipeline::held() const { return frags_ ? frags_->held() : 0; }
+
+uint64_t TcpPipeline::clock_now() const {
+  return ns_base_ + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - tsc_base_) * ns_per_tsc_);
+}
+
+void TcpPipeline::stamp(std::span<rte_mbuf*> pkts, uint64_t now) {
+  for (rte_mbuf* m : pkts) net::meta(m).timestamp_ns = now;
+}
+
+void TcpPipeline::classify(std::span<rte_mbuf*> pkts) {
+  net::DecodeTally tally;
+  net::decode_burst(pkts, cfg_.decode, tally);
+  for (std::size_t o = 0; o < net::decode_outcome_count; ++o) t_.decode[o] += tally.by_outcome[o];
+  table_changed_ = true; // no bulk stage yet: every lookup is single and current
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    if (i + 1 < pkts.size()) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    fate_[i] = on_decoded(pkts[i]);
+  }
+}
+
+TcpPipeline::Fate TcpPipeline::on_decoded(rte_mbuf*& m) {
+  const net::PacketMeta& pm = net::meta(m);
+  advance_timers(pm.timestamp_ns);
+  const net::DecodeOutcome o = net::outcome(pm);
+  switch (net::outcome_verdict(o)) {
+    case net::OutcomeVerdict::track: return on_tcp(m);
+    case net::OutcomeVerdict::forward: return Fate{};
+    case net::OutcomeVerdict::reassemble:
+      if (!frags_) return Fate{}; // pass-through: observed, not reassembled
+      {
+        rte_mbuf* whole = frags_->add(m, cfg_.decode, pm.timestamp_ns);
+        m = nullptr; // the fragment table owns it now
+        if (whole != nullptr) reassembled(whole);
+      }
+      return Fate{};
+    case net::OutcomeVerdict::drop: break;
+  }
+  return refuse(DropReason::malformed);
+}
+
+TcpPipeline::Fate TcpPipeline::refuse(DropReason r) {
+  if (cfg_.pass_through) return Fate{};
+  return Fate{false, r};
+}
+
+void TcpPipeline::reassembled(rte_mbuf* d) {
+  ++t_.reassembled;
+  const net::PacketMeta& pm = net::meta(d);
+  Fate f = net::outcome_verdict(net::outcome(pm)) == net::OutcomeVerdict::track ? on_tcp(d) : Fate{};
+  if (!f.forward || pm.ip_total_len <= cfg_.mtu) {
+    add_extra(d, f);
+    return;
+  }
+  std::array<rte_mbuf*, 64> out{};
+  int k = pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv4)
+              ? net::fragment_ipv4(d, cfg_.mtu, out, cfg_.pool, cfg_.pool, cfg_.decode)
+              : net::fragment_ipv6(d, cfg_.mtu, out, cfg_.pool, cfg_.pool, cfg_.decode,
+                                   static_cast<uint32_t>(t_.reassembled));
+  if (k <= 0) {
+    add_extra(d, Fate{false, DropReason::fragment_dropped});
+    return;
+  }
+  ++t_.refragmented;
+  for (int i = 0; i < k; ++i) add_extra(out[static_cast<std::size_t>(i)], Fate{});
+  add_extra(d, Fate{false, DropReason::refragmented});
+}
+
+void TcpPipeline::add_extra(rte_mbuf* m, Fate f) {
+  if (n_extra_ == extra_.size()) {
+    // Unreachable with 32-packet bursts (one datagram per fragment at most,
+    // 44 fragments per datagram at 1500 bytes); a counted drop all the same.
+    f = Fate{false, DropReason::fragment_dropped};
+    rte_pktmbuf_free(m);
+    return;
+  }
+  extra_[n_extra_++] = Extra{m, f};
+}
+
+TcpPipeline::Fate TcpPipeline::on_tcp(rte_mbuf* m) {
+  uint8_t scratch[32];
+  const net::PacketMeta& pm = net::meta(m);
+  const uint8_t* a = net::ip_addresses(m, scratch);
+  uint16_t sport = 0, dport = 0;
+  if (a == nullptr || !net::tcp_ports(m, sport, dport)) return refuse(DropReason::malformed);
+  if (pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv4)) {
+    auto pk = flow::FlowKey4::make(std::span<const uint8_t, 4>(a, 4), std::span<const uint8_t, 4>(a + 4, 4), sport,
+                                   dport, 6);
+    return track(*table4_, pk, m);
+  }
+  auto pk = flow::FlowKey6::make(std::span<const uint8_t, 16>(a, 16), std::span<const uint8_t, 16>(a + 16, 16),
+                                 sport, dport, 6);
+  return track(*table6_, pk, m);
+}
+
+template <class Key>
+TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const flow::PacketKey<Key>& pk, rte_mbuf* m) {
+  const net::PacketMeta& pm = net::meta(m);
+  const uint64_t now = pm.timestamp_ns;
+  const tcp::SegmentView seg = tcp::segment_from(pm);
+  const uint32_t h = table.hash(pk.key);
+  uint32_t slot = table.lookup(pk.key, h);
+
+  // Two passes at most: a restart ends the connection on the first and opens
+  // the next one with the same segment on the second.
+  for (int pass = 0; pass < 2; ++pass) {
+    if (slot == flow::kNoSlot) {
+      if (!tcp::opens_connection(seg, cfg_.tcp)) return apply_policy(tcp::Policy::no_connection_found, m);
+      flow::InsertResult ins = table.insert(pk.key, h, pk.swapped);
+      if (!ins.ok()) {
+        ++t_.refused_table_full;
+        return refuse(DropReason::flow_table_full);
+      }
+      tcp::Connection& c = conns_[ins.slot];
+      c = tcp::Connection{};
+      tcp_.add(tcp::open(c, seg, now, cfg_.tcp));
+      timers_->schedule(ins.slot, tcp::deadline(c, cfg_.tcp));
+      return Fate{};
+    }
+    tcp::Connection& c = conns_[slot];
+    const tcp::Dir dir = to_tcp(table.direction(slot, pk.swapped));
+    const tcp::StepResult r = tcp::step(c, dir, seg, now, cfg_.tcp);
+    tcp_.add(r);
+    if (r.restart) {
+      // A new SYN on a connection that has ended (Haka's restart): the old
+      // entry goes and the same SYN opens the next connection.
+      close_slot(slot);
+      slot = flow::kNoSlot;
+      continue;
+    }
+    if (r.has(tcp::tcp_event::finished)) close_slot(slot);
+    else timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
+    if (r.policy != tcp::Policy::none) return apply_policy(r.policy, m);
+    if (!r.forward)
+      return refuse(r.outcome == tcp::SegmentOutcome::after_close ? DropReason::connection_dropped
+                                                                  : DropReason::tcp_invalid);
+    return Fate{};
+  }
+  return Fate{};
+}
+
+bool TcpPipeline::erase_slot(uint32_t slot) {
+  if (slot < cfg_.flows_v4) return table4_->erase(slot);
+  return table6_->erase(slot);
+}
+
+void TcpPipeline::close_slot(uint32_t slot) {
+  timers_->cancel(slot);
+  erase_slot(slot);
+  table_changed_ = true;
+}
+
+TcpPipeline::Fate TcpPipeline::apply_policy(tcp::Policy p, rte_mbuf* m) {
+  ++t_.policy[static_cast<std::size_t>(p)];
+  // The defaults of Haka's tcp_connection module: alert, then drop the packet.
+  // (Rules will override them through haka.policy once the Lua layer exists.)
+  const net::PacketMeta& pm = net::meta(m);
+  AddressText at(m);
+  uint16_t sport = 0, dport = 0;
+  net::tcp_ports(m, sport, dport);
+  Alert a;
+  a.time_ns = pm.timestamp_ns;
+  a.severity = p == tcp::Policy::no_connection_found ? "low" : "";
+  a.description = policy_description(p);
+  a.source = {at.src, sport};
+  a.target = {at.dst, dport};
+  alerts_->raise(a);
+  return refuse(policy_drop_reason(p));
+}
+
+void TcpPipeline::advance_timers(uint64_t now) {
+  if (now <= now_) return;
+  now_ = now;
+  timers_->advance(now, [&](uint32_t slot) {
+    tcp::Connection& c = conns_[slot];
+    tcp::StepResult r = tcp::expire(c, now, cfg_.tcp);
+    tcp_.add(r);
+    if (r.has(tcp::tcp_event::finished)) close_slot(slot);
+    else timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
+  });
+}
+
+void TcpPipeline::flush_fragments() {
+  if (frags_) frags_->flush();
+}
+
+std::vector<CounterGroup> TcpPipeline::collect() const {
+  std::vector<CounterGroup> g;
+  using tcp::EndReason;
+  CounterGroup conn{"connections", {}};
+  conn.values = {{"opened", tcp_.opened},
+                 {"established", tcp_.established},
+                 {"closed_fin", tcp_.ended_by(EndReason::fin)},
+                 {"closed_rst", tcp_.ended_by(EndReason::rst)},
+                 {"refused_by_peer", tcp_.ended_by(EndReason::refused)},
+                 {"timed_out", tcp_.ended_by(EndReason::timeout)},
+                 {"closed_dropped", tcp_.ended_by(EndReason::dropped)},
+                 {"closed_error", tcp_.ended_by(EndReason::error)},
+                 {"restarted", tcp_.ended_by(EndReason::restart)},
+                 {"refused", t_.refused_policy + t_.refused_table_full},
+                 {"refused_table_full", t_.refused_table_full},
+                 {"active", tcp_.active},
+                 {"active_peak", tcp_.active_peak}};
+  g.push_back(std::move(conn));
+  CounterGroup dec{"decode", {}};
+  for (std::size_t o = 0; o < net::decode_outcome_count; ++o)
+    dec.values.emplace_back(net::outcome_name(static_cast<net::DecodeOutcome>(o)), t_.decode[o]);
+  g.push_back(std::move(dec));
+  CounterGroup seg{"tcp", {}};
+  for (std::size_t o = 0; o < tcp::outcome_count; ++o)
+    seg.values.emplace_back(tcp::outcome_name(static_cast<tcp::SegmentOutcome>(o)), tcp_.outcomes[o]);
+  g.push_back(std::move(seg));
+  CounterGroup pol{"policies", {}};
+  for (auto p : {tcp::Policy::no_connection_found, tcp::Policy::unexpected_packet, tcp::Policy::invalid_handshake,
+                 tcp::Policy::new_connection})
+    pol.values.emplace_back(tcp::policy_name(p), t_.policy[static_cast<std::size_t>(p)]);
+  g.push_back(std::move(pol));
+  CounterGroup frag{"fragments", {}};
+  net::FragmentCounters fc = frags_ ? frags_->counters() : net::FragmentCounters{};
+  frag.values = {{"taken", fc.taken},           {"reassembled", fc.reassembled}, {"merged", fc.merged},
+                 {"timed_out", fc.timed_out},   {"invalid", fc.invalid},         {"table_full", fc.table_full},
+                 {"flushed", fc.flushed},       {"refragmented", t_.refragmented}};
+  g.push_back(std::move(frag));
+  return g;
+}
+
+} // namespace haka::engine

@@ -1,0 +1,146 @@
+// The tracking processor: decode, defragment, track TCP connections, apply
+// tcp_connection's policies, give every packet its verdict.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "engine/alerts.hpp"
+#include "engine/counters.hpp"
+#include "engine/lane.hpp"
+#include "engine/tx_batch.hpp"
+#include "flow/flow_key.hpp"
+#include "flow/flow_table.hpp"
+#include "flow/timer_wheel.hpp"
+#include "net/decode.hpp"
+#include "net/fragments.hpp"
+#include "tcp/counters.hpp"
+#include "tcp/tracker.hpp"
+
+namespace haka::engine {
+
+/// How connections are tracked on one worker.
+struct TrackingConfig {
+  uint32_t flows_v4 = 1u << 18; // IPv4 connections tracked at once, per worker
+  uint32_t flows_v6 = 1u << 16; // IPv6 connections, per worker
+  bool pass_through = false;    // count every verdict, forward every packet
+  uint16_t mtu = 1500;          // IP bytes per packet on output (re-fragmentation)
+  net::DecodeConfig decode;
+  tcp::TrackerConfig tcp;
+  uint32_t fragment_capacity = 4096;
+  uint64_t fragment_timeout_ns = 30'000'000'000ull;
+  rte_mempool* pool = nullptr; // for re-fragmented and cloned packets
+};
+
+/// One worker's connection tracking, as a Worker processor. Owns the flow
+/// tables, the connection states, their timers and the fragment table.
+class TcpPipeline {
+ public:
+  static std::unique_ptr<TcpPipeline> create(const TrackingConfig& cfg, AlertSink& alerts, std::string& err);
+  ~TcpPipeline();
+  TcpPipeline(const TcpPipeline&) = delete;
+  TcpPipeline& operator=(const TcpPipeline&) = delete;
+
+  /// Gives each packet of a burst its verdict. Packets without a timestamp
+  /// (live) are stamped with `now_ns` first.
+  template <class Io>
+  void process(std::span<rte_mbuf*> pkts, uint64_t, const Lane&, TxBatch<Io>& out) {
+    const uint16_t n = static_cast<uint16_t>(pkts.size());
+    if constexpr (!Io::stamps_packets) stamp(pkts, clock_now());
+    classify(pkts);
+    for (uint16_t i = 0; i < n; ++i) deliver(out, pkts[i], fate_[i]);
+    for (uint16_t i = 0; i < n_extra_; ++i) {
+      if (extra_[i].fate.forward) out.inject_forward(extra_[i].m);
+      else out.inject_drop(extra_[i].m, extra_[i].fate.reason);
+    }
+    n_extra_ = 0;
+    count_fragments(out);
+  }
+
+  /// At shutdown: frees the fragments still held (counted).
+  template <class Io>
+  void finish(TxBatch<Io>& out) {
+    flush_fragments();
+    count_fragments(out);
+  }
+
+  uint64_t held() const;
+  /// Bytes of tracking state: flow tables, timers, connection states.
+  std::size_t memory_bytes() const;
+  /// This worker's counters, as named groups for the reports.
+  std::vector<CounterGroup> collect() const;
+
+ private:
+  /// What becomes of one received packet.
+  struct Fate {
+    bool forward = true;
+    DropReason reason = DropReason::tx_full; // when !forward
+  };
+
+  TcpPipeline() = default;
+  template <class Io>
+  void deliver(TxBatch<Io>& out, rte_mbuf* m, const Fate& f) {
+    if (m == nullptr) return; // taken by the fragment table
+    if (f.forward) out.forward(m);
+    else out.drop(m, f.reason);
+  }
+  template <class Io>
+  void count_fragments(TxBatch<Io>& out) {
+    if (!frags_) return;
+    net::FragmentCounters d = frags_->drain();
+    if (d.merged != 0) out.count_dropped(DropReason::fragment_merged, d.merged);
+    if (d.freed() != 0) out.count_dropped(DropReason::fragment_dropped, d.freed());
+  }
+  void stamp(std::span<rte_mbuf*> pkts, uint64_t now);
+  uint64_t clock_now() const;
+  void classify(std::span<rte_mbuf*> pkts);
+  Fate on_decoded(rte_mbuf*& m);
+  Fate on_tcp(rte_mbuf* m);
+  template <class Key>
+  Fate track(flow::FlowTable<Key>& table, const flow::PacketKey<Key>& pk, rte_mbuf* m);
+  Fate refuse(DropReason r);
+  Fate apply_policy(tcp::Policy p, rte_mbuf* m);
+  void close_slot(uint32_t slot);
+  void advance_timers(uint64_t now);
+  void reassembled(rte_mbuf* datagram);
+  void flush_fragments();
+  void add_extra(rte_mbuf* m, Fate f);
+  bool erase_slot(uint32_t slot);
+
+  TrackingConfig cfg_;
+  AlertSink* alerts_ = nullptr;
+  std::unique_ptr<net::FragmentReassembler> frags_;
+  std::unique_ptr<flow::FlowTable<flow::FlowKey4>> table4_;
+  std::unique_ptr<flow::FlowTable<flow::FlowKey6>> table6_;
+  std::unique_ptr<flow::TimerWheel> timers_;
+  std::vector<tcp::Connection> conns_;
+  bool table_changed_ = false; // an insert or erase happened in this burst
+  uint64_t now_ = 0;
+  uint64_t tsc_base_ = 0, ns_base_ = 0;
+  double ns_per_tsc_ = 0;
+
+  std::array<Fate, 64> fate_{};
+  /// Packets the engine made during a burst (reassembled datagrams, their fragments).
+  struct Extra {
+    rte_mbuf* m;
+    Fate fate;
+  };
+  std::array<Extra, 128> extra_{};
+  uint16_t n_extra_ = 0;
+
+  /// Plain counters: this worker writes them; reports read them after it stopped.
+  tcp::TcpCounters tcp_;
+  struct Tallies {
+    std::array<uint64_t, net::decode_outcome_count> decode{};
+    std::array<uint64_t, static_cast<std::size_t>(tcp::Policy::count_)> policy{};
+    uint64_t refused_policy = 0, refused_table_full = 0;
+    uint64_t reassembled = 0, refragmented = 0;
+  } t_;
+};
+
+} // namespace haka::engine
