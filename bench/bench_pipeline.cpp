@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
@@ -181,10 +183,10 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::string> eal = {"bench_pipeline", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error",
-                                  "--in-memory"};
+                                  "--no-shconf", "--file-prefix=bench-pipeline-" + std::to_string(getpid())};
   if (o.eal.empty()) {
     eal.push_back("--socket-mem");
-    eal.push_back("4096");
+    eal.push_back("3072");
   }
   for (std::size_t p = 0, q; p < o.eal.size(); p = q + 1) {
     q = o.eal.find(' ', p);

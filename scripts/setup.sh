@@ -45,7 +45,7 @@ fi
 # 2 MB hugepages for the mbuf pools and flow tables. Without them the engine
 # still runs (it adds --no-huge), only slower.
 hp_dir=/sys/kernel/mm/hugepages/hugepages-2048kB
-want_pages=${HAKA_HUGEPAGES:-1024}
+want_pages=${HAKA_HUGEPAGES:-2048}
 if [ "$(id -u)" -eq 0 ] && [ -w "$hp_dir/nr_hugepages" ]; then
   if [ "$(cat "$hp_dir/nr_hugepages")" -lt "$want_pages" ]; then
     echo "$want_pages" >"$hp_dir/nr_hugepages" 2>/dev/null || true

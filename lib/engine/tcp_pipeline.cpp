@@ -63,6 +63,7 @@ uint64_t wall_clock_ns() {
 std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, AlertSink& alerts, std::string& err) {
   std::unique_ptr<TcpPipeline> p(new TcpPipeline());
   p->cfg_ = cfg;
+  p->cfg_.decode.flow_hash = false;
   p->alerts_ = &alerts;
   flow::FlowTableConfig fc;
   fc.capacity = cfg.flows_v4;
@@ -120,22 +121,81 @@ void TcpPipeline::stamp(std::span<rte_mbuf*> pkts, uint64_t now) {
 }
 
 void TcpPipeline::classify(std::span<rte_mbuf*> pkts) {
+  // Headers and metadata of the whole burst at once: the decoder's own
+  // look-ahead of a few packets is too short to hide a miss to memory.
+  for (rte_mbuf* m : pkts) {
+    rte_prefetch0(rte_pktmbuf_mtod(m, char*));
+    rte_prefetch0(&net::meta(m));
+  }
   net::DecodeTally tally;
   net::decode_burst(pkts, cfg_.decode, tally);
   for (std::size_t o = 0; o < net::decode_outcome_count; ++o) t_.decode[o] += tally.by_outcome[o];
-  table_changed_ = true; // no bulk stage yet: every lookup is single and current
+
+  // Stage the burst's lookups: keys and hashes, then one bulk lookup per
+  // family that prefetches buckets and keys, then the connection states.
+  b4_.n = b6_.n = 0;
   for (std::size_t i = 0; i < pkts.size(); ++i) {
-    if (i + 1 < pkts.size()) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    fate_[i] = on_decoded(pkts[i]);
+    key_ref_[i] = KeyRef{};
+    if (net::outcome_verdict(net::outcome(net::meta(pkts[i]))) == net::OutcomeVerdict::track) stage_key(pkts[i], i);
   }
+  auto bulk = [&](auto& table, auto& b) {
+    if (b.n == 0) return;
+    for (uint16_t j = 0; j < b.n; ++j) b.hashes[j] = table.hash(b.keys[j]);
+    table.lookup_bulk(std::span(b.keys.data(), b.n), std::span<const uint32_t>(b.hashes.data(), b.n),
+                      std::span(b.slots.data(), b.n));
+    for (uint16_t j = 0; j < b.n; ++j) {
+      if (b.slots[j] == flow::kNoSlot) continue;
+      const auto* c = reinterpret_cast<const char*>(&conns_[b.slots[j]]);
+      rte_prefetch0(c);
+      rte_prefetch0(c + sizeof(tcp::Connection) - 1);
+    }
+  };
+  bulk(*table4_, b4_);
+  bulk(*table6_, b6_);
+  table_changed_ = false;
+
+  for (std::size_t i = 0; i < pkts.size(); ++i) fate_[i] = on_decoded(pkts[i], i);
 }
 
-TcpPipeline::Fate TcpPipeline::on_decoded(rte_mbuf*& m) {
+bool TcpPipeline::stage_key(rte_mbuf* m, std::size_t i) {
+  uint8_t scratch[32];
+  const net::PacketMeta& pm = net::meta(m);
+  const uint8_t* a = net::ip_addresses(m, scratch);
+  uint16_t sport = 0, dport = 0;
+  if (a == nullptr || !net::tcp_ports(m, sport, dport)) return false;
+  if (pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv4)) {
+    auto pk = flow::FlowKey4::make(std::span<const uint8_t, 4>(a, 4), std::span<const uint8_t, 4>(a + 4, 4), sport,
+                                   dport, 6);
+    b4_.keys[b4_.n] = pk.key;
+    b4_.swapped[b4_.n] = pk.swapped;
+    key_ref_[i] = KeyRef{4, static_cast<uint8_t>(b4_.n++)};
+  } else {
+    auto pk = flow::FlowKey6::make(std::span<const uint8_t, 16>(a, 16), std::span<const uint8_t, 16>(a + 16, 16),
+                                   sport, dport, 6);
+    b6_.keys[b6_.n] = pk.key;
+    b6_.swapped[b6_.n] = pk.swapped;
+    key_ref_[i] = KeyRef{6, static_cast<uint8_t>(b6_.n++)};
+  }
+  return true;
+}
+
+TcpPipeline::Fate TcpPipeline::on_decoded(rte_mbuf*& m, std::size_t i) {
   const net::PacketMeta& pm = net::meta(m);
   advance_timers(pm.timestamp_ns);
   const net::DecodeOutcome o = net::outcome(pm);
   switch (net::outcome_verdict(o)) {
-    case net::OutcomeVerdict::track: return on_tcp(m);
+    case net::OutcomeVerdict::track: {
+      // A lookup made before this burst changed the table may be stale:
+      // look again (rare: only after an open or a close in the same burst).
+      const KeyRef r = key_ref_[i];
+      if (r.family == 4)
+        return track(*table4_, b4_.keys[r.index], b4_.swapped[r.index], b4_.hashes[r.index],
+                     table_changed_ ? table4_->lookup(b4_.keys[r.index], b4_.hashes[r.index]) : b4_.slots[r.index], m);
+      if (r.family == 6)
+        return track(*table6_, b6_.keys[r.index], b6_.swapped[r.index], b6_.hashes[r.index],
+                     table_changed_ ? table6_->lookup(b6_.keys[r.index], b6_.hashes[r.index]) : b6_.slots[r.index], m);
+      return refuse(DropReason::malformed);
+    }
     case net::OutcomeVerdict::forward: return Fate{};
     case net::OutcomeVerdict::reassemble:
       if (!frags_) return Fate{}; // pass-through: observed, not reassembled
@@ -189,6 +249,7 @@ void TcpPipeline::add_extra(rte_mbuf* m, Fate f) {
 }
 
 TcpPipeline::Fate TcpPipeline::on_tcp(rte_mbuf* m) {
+  // One packet outside a burst's staging (a reassembled datagram).
   uint8_t scratch[32];
   const net::PacketMeta& pm = net::meta(m);
   const uint8_t* a = net::ip_addresses(m, scratch);
@@ -197,27 +258,29 @@ TcpPipeline::Fate TcpPipeline::on_tcp(rte_mbuf* m) {
   if (pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv4)) {
     auto pk = flow::FlowKey4::make(std::span<const uint8_t, 4>(a, 4), std::span<const uint8_t, 4>(a + 4, 4), sport,
                                    dport, 6);
-    return track(*table4_, pk, m);
+    uint32_t h = table4_->hash(pk.key);
+    return track(*table4_, pk.key, pk.swapped, h, table4_->lookup(pk.key, h), m);
   }
   auto pk = flow::FlowKey6::make(std::span<const uint8_t, 16>(a, 16), std::span<const uint8_t, 16>(a + 16, 16),
                                  sport, dport, 6);
-  return track(*table6_, pk, m);
+  uint32_t h = table6_->hash(pk.key);
+  return track(*table6_, pk.key, pk.swapped, h, table6_->lookup(pk.key, h), m);
 }
 
 template <class Key>
-TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const flow::PacketKey<Key>& pk, rte_mbuf* m) {
+TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key, bool swapped, uint32_t h,
+                                      uint32_t slot, rte_mbuf* m) {
   const net::PacketMeta& pm = net::meta(m);
   const uint64_t now = pm.timestamp_ns;
   const tcp::SegmentView seg = tcp::segment_from(pm);
-  const uint32_t h = table.hash(pk.key);
-  uint32_t slot = table.lookup(pk.key, h);
 
   // Two passes at most: a restart ends the connection on the first and opens
   // the next one with the same segment on the second.
   for (int pass = 0; pass < 2; ++pass) {
     if (slot == flow::kNoSlot) {
       if (!tcp::opens_connection(seg, cfg_.tcp)) return apply_policy(tcp::Policy::no_connection_found, m);
-      flow::InsertResult ins = table.insert(pk.key, h, pk.swapped);
+      flow::InsertResult ins = table.insert(key, h, swapped);
+      table_changed_ = true;
       if (!ins.ok()) {
         ++t_.refused_table_full;
         return refuse(DropReason::flow_table_full);
@@ -229,7 +292,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const flow::Pa
       return Fate{};
     }
     tcp::Connection& c = conns_[slot];
-    const tcp::Dir dir = to_tcp(table.direction(slot, pk.swapped));
+    const tcp::Dir dir = to_tcp(table.direction(slot, swapped));
     const tcp::StepResult r = tcp::step(c, dir, seg, now, cfg_.tcp);
     tcp_.add(r);
     if (r.restart) {
@@ -239,8 +302,10 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const flow::Pa
       slot = flow::kNoSlot;
       continue;
     }
+    // Timers move only when the state does: a deadline pushed later by
+    // ordinary traffic is found at expiry (timer_not_due) and re-armed then.
     if (r.has(tcp::tcp_event::finished)) close_slot(slot);
-    else timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
+    else if (r.has(tcp::tcp_event::state_changed)) timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
     if (r.policy != tcp::Policy::none) return apply_policy(r.policy, m);
     if (!r.forward)
       return refuse(r.outcome == tcp::SegmentOutcome::after_close ? DropReason::connection_dropped
@@ -280,8 +345,9 @@ TcpPipeline::Fate TcpPipeline::apply_policy(tcp::Policy p, rte_mbuf* m) {
 }
 
 void TcpPipeline::advance_timers(uint64_t now) {
-  if (now <= now_) return;
-  now_ = now;
+  // Nothing can fall due before the wheel's next tick.
+  if (now < next_tick_) return;
+  next_tick_ = (now | (timers_->tick_ns() - 1)) + 1;
   timers_->advance(now, [&](uint32_t slot) {
     tcp::Connection& c = conns_[slot];
     tcp::StepResult r = tcp::expire(c, now, cfg_.tcp);

@@ -99,10 +99,12 @@ class TcpPipeline {
   void stamp(std::span<rte_mbuf*> pkts, uint64_t now);
   uint64_t clock_now() const;
   void classify(std::span<rte_mbuf*> pkts);
-  Fate on_decoded(rte_mbuf*& m);
+  Fate on_decoded(rte_mbuf*& m, std::size_t i);
   Fate on_tcp(rte_mbuf* m);
+  /// Builds the flow key of a TCP packet into the burst's key arrays.
+  bool stage_key(rte_mbuf* m, std::size_t i);
   template <class Key>
-  Fate track(flow::FlowTable<Key>& table, const flow::PacketKey<Key>& pk, rte_mbuf* m);
+  Fate track(flow::FlowTable<Key>& table, const Key& key, bool swapped, uint32_t h, uint32_t slot, rte_mbuf* m);
   Fate refuse(DropReason r);
   Fate apply_policy(tcp::Policy p, rte_mbuf* m);
   void close_slot(uint32_t slot);
@@ -120,11 +122,29 @@ class TcpPipeline {
   std::unique_ptr<flow::TimerWheel> timers_;
   std::vector<tcp::Connection> conns_;
   bool table_changed_ = false; // an insert or erase happened in this burst
-  uint64_t now_ = 0;
+  uint64_t next_tick_ = 0; // packet time at which the timer wheel next needs advancing
   uint64_t tsc_base_ = 0, ns_base_ = 0;
   double ns_per_tsc_ = 0;
 
   std::array<Fate, 64> fate_{};
+
+  /// A burst's flow lookups, done in bulk before the packets are stepped in
+  /// order: keys and hashes per family, the slots found, and for each packet
+  /// which family and index it uses (family 0: none).
+  template <class Key>
+  struct BurstKeys {
+    std::array<Key, 64> keys;
+    std::array<uint32_t, 64> hashes, slots;
+    std::array<bool, 64> swapped;
+    uint16_t n = 0;
+  };
+  BurstKeys<flow::FlowKey4> b4_;
+  BurstKeys<flow::FlowKey6> b6_;
+  struct KeyRef {
+    uint8_t family = 0;
+    uint8_t index = 0;
+  };
+  std::array<KeyRef, 64> key_ref_{};
   /// Packets the engine made during a burst (reassembled datagrams, their fragments).
   struct Extra {
     rte_mbuf* m;

@@ -457,6 +457,7 @@ class Decoder {
 
   void set_hash(const uint8_t* src, const uint8_t* dst, unsigned alen, uint16_t sport, uint16_t dport,
                 uint8_t proto) {
+    if (!cfg_.flow_hash) return;
     bool reversed = false;
     pm_.flow_hash = flow_hash(src, dst, alen, sport, dport, proto, reversed);
     if (reversed) pm_.flags |= meta_flag::flow_reversed;

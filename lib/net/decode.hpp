@@ -34,6 +34,9 @@ struct DecodeConfig {
   /// for them. A NIC's BAD verdict is honoured either way.
   bool verify_ipv4_checksum = true;
   bool verify_tcp_checksum = true;
+  /// Compute meta.flow_hash. The engine's flow tables hash their own keys
+  /// (seeded per table), so the tracking pipeline turns this off.
+  bool flow_hash = true;
 };
 
 /// Decodes one packet into its PacketMeta (every field but timestamp_ns and
