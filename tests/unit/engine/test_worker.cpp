@@ -10,6 +10,7 @@
 #include "engine/counters.hpp"
 #include "engine/runner.hpp"
 #include "engine/worker.hpp"
+#include "fake_io.hpp"
 #include "test_eal.hpp"
 
 namespace haka::engine {
@@ -27,31 +28,6 @@ rte_mbuf* make_packet(uint16_t len, uint8_t tag) {
   d[0] = tag;
   return m;
 }
-
-/// Scripted I/O: bursts to hand out, a TX capacity per call, what was sent where.
-struct FakeIo {
-  static constexpr bool stamps_packets = true;
-  std::deque<std::vector<rte_mbuf*>> bursts;
-  uint16_t tx_capacity = UINT16_MAX;
-  std::vector<std::pair<uint16_t, uint8_t>> sent; // (port, tag)
-  uint16_t rx(uint16_t, uint16_t, rte_mbuf** pkts, uint16_t n) {
-    if (bursts.empty()) return 0;
-    auto b = bursts.front();
-    bursts.pop_front();
-    EXPECT_LE(b.size(), n);
-    for (std::size_t i = 0; i < b.size(); ++i) pkts[i] = b[i];
-    return static_cast<uint16_t>(b.size());
-  }
-  uint16_t tx(uint16_t port, uint16_t, rte_mbuf** pkts, uint16_t n) {
-    uint16_t k = n < tx_capacity ? n : tx_capacity;
-    for (uint16_t i = 0; i < k; ++i) {
-      sent.emplace_back(port, *rte_pktmbuf_mtod(pkts[i], uint8_t*));
-      rte_pktmbuf_free(pkts[i]);
-    }
-    return k;
-  }
-  bool done() const { return bursts.empty(); }
-};
 
 class EngineTest : public ::testing::Test {
  protected:
