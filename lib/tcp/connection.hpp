@@ -8,6 +8,7 @@
 #include <iterator>
 #include <type_traits>
 
+#include "net/packet_meta.hpp"
 #include "tcp/seq.hpp"
 
 namespace haka::tcp {
@@ -24,15 +25,9 @@ inline constexpr uint8_t ece = 0x40;
 inline constexpr uint8_t cwr = 0x80;
 } // namespace tcp_flag
 
-/// Bits of SegmentView::options: the TCP options a segment carried (the same
-/// values as net::tcp_opt, so segment_from() copies them unchanged).
-namespace seg_opt {
-inline constexpr uint8_t mss = 1 << 0;
-inline constexpr uint8_t wscale = 1 << 1;
-inline constexpr uint8_t sack_permitted = 1 << 2;
-inline constexpr uint8_t timestamps = 1 << 3;
-inline constexpr uint8_t sack = 1 << 4;
-} // namespace seg_opt
+/// Bits of SegmentView::options: the TCP options a segment carried, as the
+/// decoder records them (segment_from() copies them unchanged).
+namespace seg_opt = net::tcp_opt;
 
 /// Haka's tcp_connection states (HAKA_SEMANTICS.md §3), in its names.
 /// `finish` is Haka's end of the state machine: the entry can be freed.
