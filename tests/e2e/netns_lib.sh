@@ -213,7 +213,10 @@ topo_impair_stop() {
 
 # tcpdump writes whole frames (-s 0) to PCAP as they pass IF. Immediate mode and -U: each frame
 # is read and written as it comes, so a stop loses nothing that crossed before it; -Z root
-# keeps it able to write into the caller's private directory.
+# keeps it able to write into the caller's private directory. Start it AFTER the engine when
+# capturing an engine port: the kernel hands a received frame to the newest packet socket
+# first, so tcpdump then records each frame before the engine can forward it and the peer
+# answer (started first, the capture can hold an answer ahead of what it answers).
 topo_capture_start() { # NS IF PCAP LOG
   local ns=$1 ifname=$2 pcap=$3 i
   TOPO_CAPTURE_LOG=$4

@@ -244,9 +244,18 @@ def pcap_connections(path):
         dst = (p[30:34], p[t + 2:t + 4])
         flags = p[t + 13]
         key = (min(src, dst), max(src, dst))
-        c = conns.setdefault(key, {"syn": False, "fin": set(), "rst": False, "after_rst": 0})
+        c = conns.setdefault(key, {"syn": False, "fin": set(), "rst": False, "after_rst": 0, "end": {},
+                                   "acausal": 0})
         if c["rst"]:
             c["after_rst"] += 1
+        seq, ack = struct.unpack("!II", p[t + 4:t + 12])
+        # Causal order: an ACK never covers sequence space the other end has not sent yet.
+        if flags & 0x10 and dst in c["end"] and 0 < (ack - c["end"][dst]) % 2**32 < 2**31:
+            c["acausal"] += 1
+        ip_len = int.from_bytes(p[16:18], "big")
+        end = (seq + ip_len - ihl - (p[t + 12] >> 4) * 4 + (1 if flags & 0x02 else 0) + (flags & 0x01)) % 2**32
+        if src not in c["end"] or 0 < (end - c["end"][src]) % 2**32 < 2**31:
+            c["end"][src] = end
         if flags & 0x02 and not flags & 0x10:
             c["syn"] = True
         if flags & 0x01 and not c["rst"]:
@@ -310,6 +319,9 @@ def run_check(a):
             fin = sum(1 for c in tcp if len(c["fin"]) == 2)
             rst = sum(1 for c in tcp if len(c["fin"]) < 2 and c["rst"])
             late = sum(1 for c in tcp if len(c["fin"]) == 2 and c["rst"])
+            acausal = sum(c["acausal"] for c in cc.values())
+            check("capture order", acausal == 0, "%d ACKs ahead of the data they acknowledge, want 0"
+                  " (the capture must hold frames in the order the engine could see them)" % acausal)
             check("capture", (len(tcp), fin, rst) == (k, exp["fin"], exp["rst"]),
                   "%d frames; %d connections with a SYN, %d closed by FIN both ways (%d of them drew a"
                   " late RST), %d by a RST first (want %d, %d, %d); %d frames after their connection's RST"

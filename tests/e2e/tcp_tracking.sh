@@ -118,10 +118,11 @@ scenario() {
     --out "$dir/server.jsonl"
   # The probe connects over the server's own loopback: it never crosses the engine.
   topo_wait_tcp "$TOPO_NS_SERVER" "$TOPO_IP_SERVER" "$port" 10 || { echo "FAIL $name: server did not start"; return 1; }
-  topo_capture_start "$TOPO_NS_IPS" "$TOPO_IF_IPS_CLIENT" "$dir/capture.pcap" "$dir/tcpdump.log" ||
-    { echo "FAIL $name: tcpdump did not start"; show_logs "$dir"; return 1; }
   topo_engine_start "$dir/engine.log" --stats-interval 0.5 --summary-json "$dir/live.json"
   topo_engine_wait_ready "$dir/engine.log" 20 || { echo "FAIL $name: engine did not start"; show_logs "$dir"; return 1; }
+  # tcpdump after the engine: see topo_capture_start.
+  topo_capture_start "$TOPO_NS_IPS" "$TOPO_IF_IPS_CLIENT" "$dir/capture.pcap" "$dir/tcpdump.log" ||
+    { echo "FAIL $name: tcpdump did not start"; show_logs "$dir"; return 1; }
 
   local t_cli=$SECONDS
   topo_in "$TOPO_NS_CLIENT" timeout 40 "$py" "$apps" client --connect "$TOPO_IP_SERVER" --port "$port" \
