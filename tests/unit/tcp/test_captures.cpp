@@ -1,6 +1,6 @@
 // Replays real captures through the tracker the way the engine will (one
 // Connection per 4-tuple, open on SYN, restart, free on finished): Haka's
-// conformance captures (../shared/conformance/haka, beside the project) must
+// conformance captures (tests/data/haka, copied from Haka's suite) must
 // produce no check failures and the connection ends Haka's reference output
 // shows. The headers are parsed here with plain byte reads (no DPDK).
 #include <gtest/gtest.h>
@@ -169,7 +169,7 @@ Replay replay(const std::vector<Packet>& pkts, const TrackerConfig& cfg) {
 
 fs::path conformance_dir() {
   const char* src = std::getenv("HAKA_DPDK_SOURCE");
-  return fs::path(src ? src : ".") / ".." / "shared" / "conformance" / "haka";
+  return fs::path(src ? src : ".") / "tests" / "data" / "haka";
 }
 
 int count_lines_with(const fs::path& file, const std::string& needle) {
@@ -199,7 +199,7 @@ std::string summary(const TcpCounters& n) {
 class TcpCaptures : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::is_directory(conformance_dir())) GTEST_SKIP() << "no conformance captures at " << conformance_dir();
+    ASSERT_TRUE(fs::is_directory(conformance_dir())) << "no conformance captures at " << conformance_dir();
   }
 };
 
