@@ -716,6 +716,9 @@ Error Sub::extract(bool mark_modified, Chunk*& first, Chunk*& last, Chunk*& afte
   for (Chunk* c = b; c != endc;) {
     Chunk* next = c->next;
     if (c->kind == ChunkKind::data) {
+      // What takes a removed chunk's place says so: a push whose bytes all
+      // went is still seen as modified through its marker.
+      if (mark_modified) next->flags |= chunk_flag::modified;
       unlink(c);
       c->next = nullptr;
       c->prev = last;
@@ -783,7 +786,9 @@ Error Sub::flatten(const uint8_t*& p, std::size_t& n) {
   std::size_t total = 0;
   if (Error e = walk([&](Chunk* c, uint32_t off, uint32_t len) {
         if (c->is_ctl()) {
-          if (total != 0) has_ctl = true;
+          // A control chunk between or after the bytes (not the range's end
+          // itself) would change places with the flat copy.
+          if (total != 0 && (use_length_ || c != end_.chunk_)) has_ctl = true;
           return;
         }
         if (len == 0) return;
