@@ -308,7 +308,15 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     }
     tcp::Connection& c = conns_[slot];
     const tcp::Dir dir = to_tcp(table.direction(slot, swapped));
-    const tcp::StepResult r = tcp::step(c, dir, seg, now, cfg_.tcp);
+    tcp::StepResult r;
+    if (tcp::detail::step_in_order(c, dir, seg, now, cfg_.tcp, r)) [[likely]] {
+      // What tcp::step() does first, open-coded so the known result
+      // (accepted, forwarded, no policy, no event) folds into one counter
+      // increment instead of a 6-byte result spilled and reloaded per packet.
+      tcp_.add(r);
+      return Fate{};
+    }
+    r = tcp::step_general(c, dir, seg, now, cfg_.tcp);
     tcp_.add(r);
     if (r.restart) {
       // A new SYN on a connection that has ended (Haka's restart): the old
