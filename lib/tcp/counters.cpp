@@ -5,8 +5,7 @@
 
 namespace haka::tcp {
 
-void TcpCounters::add(const StepResult& r) {
-  ++outcomes[static_cast<std::size_t>(r.outcome)];
+void TcpCounters::add_policy_and_events(const StepResult& r) {
   if (r.policy != Policy::none) ++policy_applied[static_cast<std::size_t>(r.policy)];
   if (r.has(tcp_event::opened)) {
     ++opened;

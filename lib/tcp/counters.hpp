@@ -20,8 +20,13 @@ struct TcpCounters {
   uint64_t active = 0;      // opened - finished: connections tracked now
   uint64_t active_peak = 0; // highest `active` seen
 
-  /// Counts one result of open/step/expire/drop.
-  void add(const StepResult& r);
+  /// Counts one result of open/step/expire/drop. Inline: most results carry
+  /// no policy and no event, and cost one increment.
+  void add(const StepResult& r) {
+    ++outcomes[static_cast<std::size_t>(r.outcome)];
+    if (r.policy != Policy::none || r.events != 0) [[unlikely]]
+      add_policy_and_events(r);
+  }
 
   uint64_t outcome(SegmentOutcome o) const { return outcomes[static_cast<std::size_t>(o)]; }
   uint64_t ended_by(EndReason e) const { return ended[static_cast<std::size_t>(e)]; }
@@ -29,6 +34,9 @@ struct TcpCounters {
   /// Sums another worker's counters into this one (active_peak: the sum of
   /// peaks, an upper bound of the true simultaneous peak).
   TcpCounters& operator+=(const TcpCounters& o);
+
+ private:
+  void add_policy_and_events(const StepResult& r);
 };
 
 } // namespace haka::tcp

@@ -104,23 +104,7 @@ void settle_scaling(Connection& c) {
   }
 }
 
-/// Records the ACK and window a segment from e carries. SYN windows are
-/// never scaled; the right edge kept is the highest ever offered.
-void record_ack(Endpoint& e, const SegmentView& s, bool scaling) {
-  const uint32_t shift = (scaling && !s.has(tcp_flag::syn)) ? e.wscale : 0u;
-  const uint32_t wnd = uint32_t{s.window} << shift;
-  const Seq edge = s.ack + wnd;
-  if (e.has(ep_flag::acked)) {
-    e.max_ack = seq_max(e.max_ack, s.ack);
-    e.window_end = seq_max(e.window_end, edge);
-  } else {
-    e.max_ack = s.ack;
-    e.window_end = edge;
-    e.flags |= ep_flag::acked;
-  }
-  e.window = wnd;
-  e.max_window = std::max(e.max_window, wnd);
-}
+using detail::record_ack;
 
 /// Each side has acknowledged the other's SYN: the handshake is complete
 /// (for a normal open, that is the initiator's ACK of the SYN+ACK).
@@ -388,7 +372,7 @@ StepResult open(Connection& c, const SegmentView& first, uint64_t now, const Tra
   return r;
 }
 
-StepResult step(Connection& c, Dir d, const SegmentView& s, uint64_t now, const TrackerConfig& cfg) {
+StepResult step_general(Connection& c, Dir d, const SegmentView& s, uint64_t now, const TrackerConfig& cfg) {
   switch (c.state) {
   case State::finish:
   case State::count_:

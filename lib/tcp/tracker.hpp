@@ -130,8 +130,73 @@ bool opens_connection(const SegmentView& first, const TrackerConfig& cfg);
 /// Events: opened (and established for a midstream pickup).
 StepResult open(Connection& c, const SegmentView& first, uint64_t now, const TrackerConfig& cfg);
 
+/// step() without its inline fast path: every case (tests compare the two).
+StepResult step_general(Connection& c, Dir dir, const SegmentView& seg, uint64_t now, const TrackerConfig& cfg);
+
+namespace detail {
+
+/// Records the ACK and window a segment from e carries. SYN windows are
+/// never scaled; the right edge kept is the highest ever offered.
+inline void record_ack(Endpoint& e, const SegmentView& s, bool scaling) {
+  const uint32_t shift = (scaling && !s.has(tcp_flag::syn)) ? e.wscale : 0u;
+  const uint32_t wnd = uint32_t{s.window} << shift;
+  const Seq edge = s.ack + wnd;
+  if (e.has(ep_flag::acked)) {
+    e.max_ack = seq_max(e.max_ack, s.ack);
+    e.window_end = seq_max(e.window_end, edge);
+  } else {
+    e.max_ack = s.ack;
+    e.window_end = edge;
+    e.flags |= ep_flag::acked;
+  }
+  e.window = wnd;
+  e.max_window = wnd > e.max_window ? wnd : e.max_window;
+}
+
+/// The commonest segment, decided inline: on an established connection with
+/// window checks on, an ACK without SYN, RST or FIN that starts exactly at
+/// the sender's next sequence number (new data in order, or a pure ACK),
+/// ends inside the receiver's advertised window, and carries an acceptable
+/// ACK. For it, step_general() reaches `accepted` through classify_seq
+/// (in_window: in order, so neither keepalive nor retransmission, and never
+/// behind the lower edge), ack_acceptable, record_ack and an idle-timer
+/// refresh, with no state change. This does the same updates and returns
+/// true; for any other segment it changes nothing and returns false.
+inline bool step_in_order(Connection& c, Dir d, const SegmentView& s, uint64_t now, const TrackerConfig& cfg,
+                          StepResult& r) {
+  constexpr uint8_t kind = tcp_flag::syn | tcp_flag::rst | tcp_flag::fin | tcp_flag::ack;
+  constexpr uint8_t need = ep_flag::seen | ep_flag::acked;
+  Endpoint& S = c.endpoint(d);
+  const Endpoint& R = c.endpoint(opposite(d));
+  if (c.state != State::established || (s.flags & kind) != tcp_flag::ack || !cfg.window_checks ||
+      c.has(conn_flag::liberal) || (S.flags & (need | ep_flag::fin)) != need || !R.has(ep_flag::acked) ||
+      s.seq != S.next)
+    return false;
+  const Seq end = s.seq + s.len;
+  const uint32_t back = R.max_window > 1 ? R.max_window : 1u;
+  if (s.seq > R.window_end || end > R.window_end || end < S.next - back) return false; // classify_seq's edges
+  if (s.len > 0 && end <= S.next) return false; // (a length of 2^31 or more) a retransmission
+  if (s.ack > R.next || s.ack < S.max_ack - S.max_window) return false; // ack_acceptable
+  S.next = seq_max(S.next, end);
+  record_ack(S, s, c.has(conn_flag::scaling));
+  if (now > c.last_seen) c.last_seen = now;
+  r = StepResult{};
+  r.outcome = SegmentOutcome::accepted;
+  r.forward = true;
+  return true;
+}
+
+} // namespace detail
+
 /// Processes one later segment of the connection, sent in direction `dir`.
-StepResult step(Connection& c, Dir dir, const SegmentView& seg, uint64_t now, const TrackerConfig& cfg);
+/// In-order data and ACKs of established connections take an inline fast
+/// path with the same result as step_general().
+inline StepResult step(Connection& c, Dir dir, const SegmentView& seg, uint64_t now, const TrackerConfig& cfg) {
+  StepResult r;
+  if (detail::step_in_order(c, dir, seg, now, cfg, r)) [[likely]]
+    return r;
+  return step_general(c, dir, seg, now, cfg);
+}
 
 /// When expire() is due for `c`, absolute ns (same clock as `now`).
 uint64_t deadline(const Connection& c, const TrackerConfig& cfg);
