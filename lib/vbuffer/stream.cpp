@@ -54,18 +54,7 @@ Error Stream::push(rte_mbuf* m, uint32_t off, uint32_t len, void* user, Iterator
     len -= piece;
     off += piece;
   }
-  marker->kind = ChunkKind::push;
-  marker->flags = static_cast<uint8_t>((old_end->flags & chunk_flag::writable) | chunk_flag::end | chunk_flag::record);
-  marker->user = user;
-  link_before(head, marker);
-  old_end->flags &= static_cast<uint8_t>(~(chunk_flag::end | chunk_flag::eof));
-  data_.end_ = marker;
-  if (push_tail_ != nullptr) push_tail_->next_push = marker;
-  else push_head_ = marker;
-  push_tail_ = marker;
-  ++pending_;
-  if (current != nullptr) *current = Iterator(&pool, first != nullptr ? first : marker, 0);
-  return Error::ok;
+  return close_push(old_end, head, marker, first, user, current);
 }
 
 Error Stream::push(Buffer& buf, void* user, Iterator* current) {
@@ -80,6 +69,12 @@ Error Stream::push(Buffer& buf, void* user, Iterator* current) {
     first = buf.end_->next;
     splice_before(head, first, buf.end_->prev);
   }
+  return close_push(old_end, head, marker, first, user, current);
+}
+
+// Ends a push: the new marker becomes the stream's end and the newest pending
+// record; the old end stays in front of the new bytes (Haka's layout).
+Error Stream::close_push(Chunk* old_end, Chunk* head, Chunk* marker, Chunk* first, void* user, Iterator* current) {
   marker->kind = ChunkKind::push;
   marker->flags = static_cast<uint8_t>((old_end->flags & chunk_flag::writable) | chunk_flag::end | chunk_flag::record);
   marker->user = user;
@@ -90,7 +85,7 @@ Error Stream::push(Buffer& buf, void* user, Iterator* current) {
   else push_head_ = marker;
   push_tail_ = marker;
   ++pending_;
-  if (current != nullptr) *current = Iterator(&pool, first != nullptr ? first : marker, 0);
+  if (current != nullptr) *current = Iterator(data_.pool_, first != nullptr ? first : marker, 0);
   return Error::ok;
 }
 

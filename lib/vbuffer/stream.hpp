@@ -60,6 +60,7 @@ public:
   void clear();
 
 private:
+  Error close_push(Chunk* old_end, Chunk* head, Chunk* marker, Chunk* first, void* user, Iterator* current);
   void cleanup();
 
   Buffer data_;
