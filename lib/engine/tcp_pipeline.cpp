@@ -397,7 +397,8 @@ std::vector<CounterGroup> TcpPipeline::collect() const {
                  {"closed_dropped", tcp_.ended_by(EndReason::dropped)},
                  {"closed_error", tcp_.ended_by(EndReason::error)},
                  {"restarted", tcp_.ended_by(EndReason::restart)},
-                 {"refused", t_.refused_policy + t_.refused_table_full},
+                 // Only a full table refuses until the new_connection policy gets a Lua hook.
+                 {"refused", t_.refused_table_full},
                  {"refused_table_full", t_.refused_table_full},
                  {"active", tcp_.active},
                  {"active_peak", tcp_.active_peak}};

@@ -158,7 +158,7 @@ class TcpPipeline {
   struct Tallies {
     std::array<uint64_t, net::decode_outcome_count> decode{};
     std::array<uint64_t, static_cast<std::size_t>(tcp::Policy::count_)> policy{};
-    uint64_t refused_policy = 0, refused_table_full = 0;
+    uint64_t refused_table_full = 0;
     uint64_t reassembled = 0, refragmented = 0;
   } t_;
 };
