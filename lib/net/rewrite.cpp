@@ -138,22 +138,32 @@ uint8_t* tcp_header(rte_mbuf* m, RewriteError& err) {
   return rte_pktmbuf_mtod_offset(m, uint8_t*, meta(m).l4_offset);
 }
 
-void write32(uint8_t* tcp, unsigned at, uint32_t value, bool offload) {
-  if (offload) {
-    put32(tcp + at, value);
-    return;
-  }
-  // The 16-bit words (aligned on the TCP header) that hold the field: two, or
-  // three when it starts at an odd offset.
-  const unsigned lo = at & ~1u, hi = (at + 5u) & ~1u;
-  uint8_t before[6], after[6];
+void write_sack(rte_mbuf* m, uint8_t* tcp, const uint32_t* edges, unsigned kept, bool offload) {
+  PacketMeta& pm = meta(m);
+  const unsigned first = static_cast<unsigned>(pm.sack_offset - pm.l4_offset);
+  const unsigned opt = first - 2u;                  // kind and length bytes
+  const unsigned end = first + 8u * pm.sack_count; // end of the option
+  // The 16-bit words (aligned on the TCP header) the option overlaps.
+  const unsigned lo = opt & ~1u, hi = (end + 1u) & ~1u;
+  uint8_t before[40];
   std::memcpy(before, tcp + lo, hi - lo);
-  put32(tcp + at, value);
-  std::memcpy(after, tcp + lo, hi - lo);
-  uint16_t ck;
-  std::memcpy(&ck, tcp + tcp_checksum_at, 2);
-  ck = checksum_adjust(ck, before, after, hi - lo);
-  std::memcpy(tcp + tcp_checksum_at, &ck, 2);
+  std::memset(tcp + opt, 1, end - opt); // NOP
+  if (kept != 0) {
+    tcp[opt] = 5;
+    tcp[opt + 1] = static_cast<uint8_t>(2u + 8u * kept);
+    for (unsigned i = 0; i < 2u * kept; ++i) put32(tcp + first + 4u * i, edges[i]);
+  }
+  if (!offload) {
+    uint16_t ck;
+    std::memcpy(&ck, tcp + tcp_checksum_at, 2);
+    ck = checksum_adjust(ck, before, tcp + lo, hi - lo);
+    std::memcpy(tcp + tcp_checksum_at, &ck, 2);
+  }
+  pm.sack_count = static_cast<uint8_t>(kept);
+  if (kept == 0) {
+    pm.sack_offset = 0;
+    pm.tcp_options = static_cast<uint8_t>(pm.tcp_options & ~tcp_opt::sack);
+  }
 }
 
 } // namespace detail

@@ -64,9 +64,9 @@ namespace detail {
 /// The TCP header of a decoded segment in the first mbuf segment, or nullptr
 /// (with `err`): not TCP, a fragment, or headers not contiguous.
 uint8_t* tcp_header(rte_mbuf* m, RewriteError& err);
-/// Replaces the 32-bit field at `at` (bytes from the TCP header `tcp`) by
-/// `value` (host order), fixing the TCP checksum unless `offload`.
-void write32(uint8_t* tcp, unsigned at, uint32_t value, bool offload);
+/// Writes `kept` SACK blocks (edges host order) over the segment's SACK
+/// option, NOPs in the bytes freed, checksum and PacketMeta updated.
+void write_sack(rte_mbuf* m, uint8_t* tcp, const uint32_t* edges, unsigned kept, bool offload);
 } // namespace detail
 
 /// Writes seq and ack (host order) into a decoded TCP segment, and into its
@@ -75,23 +75,36 @@ void write32(uint8_t* tcp, unsigned at, uint32_t value, bool offload);
 /// are not all in the first mbuf segment.
 bool set_seq_ack(rte_mbuf* m, uint32_t seq, uint32_t ack, bool offload);
 
-/// Rewrites every SACK block edge `e` of a decoded TCP segment as `map(e)`
-/// (host order in and out: uint32_t(uint32_t)), checksum kept right (as
-/// set_seq_ack). True when there were no blocks; false (nothing changed) as
-/// set_seq_ack.
+/// Rewrites the SACK blocks of a decoded TCP segment through `map`, called
+/// as map(edge, left_edge) -> uint32_t (host order; left_edge true for a
+/// block's first edge, false for its end). A block that comes out empty or
+/// inverted (it claims nothing in the new space) is removed: the option is
+/// shortened and the freed bytes become NOPs (the header keeps its length),
+/// or the whole option becomes NOPs when no block is left; PacketMeta's
+/// sack_count / sack_offset / tcp_options follow. Checksum kept right (none
+/// touched with `offload`). True when done (also with no blocks); false
+/// (nothing changed) as set_seq_ack.
 template <class F>
 bool translate_sack(rte_mbuf* m, F&& map, bool offload) {
-  const PacketMeta& pm = meta(m);
   RewriteError err;
   uint8_t* tcp = detail::tcp_header(m, err);
   if (tcp == nullptr) return false;
+  const PacketMeta& pm = meta(m);
   const unsigned first = static_cast<unsigned>(pm.sack_offset - pm.l4_offset);
-  for (unsigned i = 0; i < 2u * pm.sack_count; ++i) {
-    const unsigned at = first + 4u * i;
-    uint32_t edge;
-    std::memcpy(&edge, tcp + at, 4);
-    detail::write32(tcp, at, static_cast<uint32_t>(map(rte_be_to_cpu_32(edge))), offload);
+  uint32_t edges[8];
+  unsigned kept = 0;
+  for (unsigned i = 0; i < pm.sack_count; ++i) {
+    uint32_t l, r;
+    std::memcpy(&l, tcp + first + 8u * i, 4);
+    std::memcpy(&r, tcp + first + 8u * i + 4u, 4);
+    const uint32_t nl = static_cast<uint32_t>(map(rte_be_to_cpu_32(l), true));
+    const uint32_t nr = static_cast<uint32_t>(map(rte_be_to_cpu_32(r), false));
+    if (static_cast<int32_t>(nr - nl) <= 0) continue; // claims nothing
+    edges[2 * kept] = nl;
+    edges[2 * kept + 1] = nr;
+    ++kept;
   }
+  if (pm.sack_count != 0) detail::write_sack(m, tcp, edges, kept, offload);
   return true;
 }
 

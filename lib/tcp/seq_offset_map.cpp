@@ -122,7 +122,7 @@ Seq SeqOffsetMap::to_output_slow(Seq orig) const {
   return orig + offset_after(b);
 }
 
-Seq SeqOffsetMap::to_original_slow(Seq out) const {
+Seq SeqOffsetMap::to_original_slow(Seq out, bool left_edge) const {
   const SeqBreakpoint& last = at(count_ - 1u);
   if (out >= last.out_start + last.out_len) return out - offset_after(last);
   uint32_t lo = 0, hi = count_;
@@ -137,8 +137,9 @@ Seq SeqOffsetMap::to_original_slow(Seq out) const {
   const SeqBreakpoint& b = at(lo - 1u);
   const uint32_t dist = out.raw - b.out_start.raw;
   // At the start or inside: the receiver does not have all of this packet's
-  // bytes, so only what precedes the packet is acknowledged.
-  if (dist < b.out_len) return b.orig_start;
+  // bytes, so only what precedes the packet is acknowledged; a SACK left edge
+  // inside claims nothing of it either.
+  if (dist < b.out_len) return left_edge && dist != 0 ? b.orig_start + b.orig_len : b.orig_start;
   return out - offset_after(b);
 }
 

@@ -160,7 +160,19 @@ public:
   Seq to_original(Seq out) const {
     if (block_ == SeqOffsetPool::kNoBlock) [[likely]]
       return out - static_cast<uint32_t>(total_);
-    return to_original_slow(out);
+    return to_original_slow(out, false);
+  }
+
+  /// The original seq of the left edge of a SACK block (the first byte the
+  /// receiver has): as to_original(), except that a position strictly inside
+  /// a modified packet's output range maps to its original end (the receiver
+  /// has only part of the packet, so none of its original bytes are claimed).
+  /// A block whose edges then meet or cross claims nothing: drop it
+  /// (net::translate_sack does).
+  Seq to_original_left_edge(Seq out) const {
+    if (block_ == SeqOffsetPool::kNoBlock) [[likely]]
+      return out - static_cast<uint32_t>(total_);
+    return to_original_slow(out, true);
   }
 
   /// Forgets the breakpoints whose output range ends at or before `acked_out`
@@ -183,7 +195,7 @@ public:
 private:
   bool record_modified(Seq orig_start, uint32_t orig_len, uint32_t out_len);
   Seq to_output_slow(Seq orig) const;
-  Seq to_original_slow(Seq out) const;
+  Seq to_original_slow(Seq out, bool left_edge) const;
   void trim_slow(Seq acked_out);
   const SeqBreakpoint& at(uint32_t k) const;
   void take(SeqOffsetMap& o) {

@@ -157,7 +157,7 @@ TEST(Rewrite, InPlaceEditsRefuseSplitHeadersAndNonTcp) {
   rte_mbuf* m = decoded(f, {14 + 20 + 10});
   const Bytes before = mbuf_bytes(m);
   EXPECT_FALSE(set_seq_ack(m, 1, 2, false));
-  EXPECT_FALSE(translate_sack(m, [](uint32_t x) { return x + 1; }, false));
+  EXPECT_FALSE(translate_sack(m, [](uint32_t x, bool) { return x + 1; }, false));
   EXPECT_EQ(mbuf_bytes(m), before);
   rte_pktmbuf_free(m);
   // A cut in the payload is fine.
@@ -180,7 +180,7 @@ TEST(Rewrite, InPlaceEditsRefuseSplitHeadersAndNonTcp) {
 
 TEST(Rewrite, TranslateSack) {
   std::mt19937 rng(10);
-  auto map = [](uint32_t x) { return x - 0x12345u; };
+  auto map = [](uint32_t x, bool) { return x - 0x12345u; };
   for (bool odd : {false, true}) {
     for (bool v6 : {false, true}) {
       const Blocks blocks = {{0xfffffff0u, 0x20}, {0x100, 0x200}, {0x7fffffffu, 0x80000010u}};
@@ -191,14 +191,14 @@ TEST(Rewrite, TranslateSack) {
       ASSERT_EQ(meta(m).sack_count, 3);
       ASSERT_TRUE(translate_sack(m, map, false));
       Blocks mapped;
-      for (auto [l, r] : blocks) mapped.emplace_back(map(l), map(r));
+      for (auto [l, r] : blocks) mapped.emplace_back(map(l, true), map(r, false));
       f.tcp.options = options(mapped, odd);
       EXPECT_EQ(mbuf_bytes(m), frame_bytes(f)) << "odd " << odd << " v6 " << v6;
       ASSERT_EQ(decode_verified(m, f.link), DecodeOutcome::tcp);
       uint32_t l = 0, r = 0;
       ASSERT_TRUE(sack_block(m, 2, l, r));
-      EXPECT_EQ(l, map(0x7fffffffu));
-      EXPECT_EQ(r, map(0x80000010u));
+      EXPECT_EQ(l, map(0x7fffffffu, true));
+      EXPECT_EQ(r, map(0x80000010u, false));
       rte_pktmbuf_free(m);
     }
   }
@@ -208,6 +208,67 @@ TEST(Rewrite, TranslateSack) {
   const Bytes before = mbuf_bytes(m);
   EXPECT_TRUE(translate_sack(m, map, false));
   EXPECT_EQ(mbuf_bytes(m), before);
+  rte_pktmbuf_free(m);
+}
+
+/// The option bytes after a block was removed: SACK with fewer blocks, then NOPs.
+Bytes shortened(const Blocks& kept, std::size_t had, bool odd) {
+  Bytes o = options(kept.empty() ? Blocks{{0, 0}} : kept, odd);
+  const std::size_t at = o.size() - 8 * (kept.empty() ? 1 : kept.size()) - 2;
+  if (kept.empty()) o.resize(at, 0);
+  o.resize(at + 2 + 8 * had, 1);
+  if (kept.empty()) std::fill(o.begin() + static_cast<long>(at), o.end(), 1);
+  return o;
+}
+
+TEST(Rewrite, TranslateSackDropsBlocksThatClaimNothing) {
+  std::mt19937 rng(15);
+  // Edges in [1000, 2000) are inside a modified packet: left edges go to its
+  // end, right edges to its start, so blocks inside it come out empty.
+  auto map = [](uint32_t x, bool left) -> uint32_t {
+    if (x > 1000 && x < 2000) return left ? 2000 : 1000;
+    return x;
+  };
+  for (bool odd : {false, true}) {
+    for (bool offload : {false, true}) {
+      const Blocks blocks = {{1200, 1400}, {3000, 3100}, {1500, 2500}};
+      Frame f = variants(rng)[0];
+      f.tcp.options = options(blocks, odd);
+      rte_mbuf* m = decoded(f);
+      const Bytes before = mbuf_bytes(m);
+      const unsigned ck_at = meta(m).l4_offset + 16u;
+      ASSERT_TRUE(translate_sack(m, map, offload));
+      EXPECT_EQ(meta(m).sack_count, 2);
+      const PacketMeta after_edit = meta(m);
+      f.tcp.options = shortened({{3000, 3100}, {2000, 2500}}, 3, odd);
+      Bytes want = frame_bytes(f);
+      if (offload) {
+        want[ck_at] = before[ck_at];
+        want[ck_at + 1] = before[ck_at + 1];
+      }
+      EXPECT_EQ(mbuf_bytes(m), want) << "odd " << odd;
+      if (!offload) {
+        ASSERT_EQ(decode_verified(m, f.link), DecodeOutcome::tcp);
+        EXPECT_EQ(meta(m).sack_count, after_edit.sack_count);
+        EXPECT_EQ(meta(m).sack_offset, after_edit.sack_offset);
+        EXPECT_EQ(meta(m).tcp_options, after_edit.tcp_options);
+      }
+      rte_pktmbuf_free(m);
+    }
+  }
+  // Every block empty: the option becomes NOPs.
+  Frame f = variants(rng)[0];
+  f.tcp.options = options({{1100, 1200}, {1300, 1900}}, true);
+  rte_mbuf* m = decoded(f);
+  ASSERT_TRUE(translate_sack(m, map, false));
+  EXPECT_EQ(meta(m).sack_count, 0);
+  EXPECT_EQ(meta(m).tcp_options & tcp_opt::sack, 0);
+  f.tcp.options = shortened({}, 2, true);
+  EXPECT_EQ(mbuf_bytes(m), frame_bytes(f));
+  ASSERT_EQ(decode_verified(m, f.link), DecodeOutcome::tcp);
+  EXPECT_EQ(meta(m).sack_count, 0);
+  EXPECT_EQ(meta(m).tcp_options & tcp_opt::sack, 0);
+  EXPECT_NE(meta(m).tcp_options & tcp_opt::timestamps, 0);
   rte_pktmbuf_free(m);
 }
 

@@ -82,6 +82,36 @@ TEST_F(E2, ToOriginal) {
   EXPECT_EQ(orig(m, 1252), 1301u);
 }
 
+TEST_F(E2, SackLeftEdges) {
+  auto left = [&](uint32_t o) { return m.to_original_left_edge(Seq{o}).value(); };
+  EXPECT_EQ(left(900), 900u);
+  EXPECT_EQ(left(1000), 1000u); // at a packet's output start: from its original start
+  EXPECT_EQ(left(1001), 1100u); // inside: nothing of that packet is claimed
+  EXPECT_EQ(left(1103), 1100u);
+  EXPECT_EQ(left(1104), 1100u);
+  EXPECT_EQ(left(1150), 1200u);
+  EXPECT_EQ(left(1201), 1250u);
+  EXPECT_EQ(left(1226), 1275u);
+  EXPECT_EQ(left(1251), 1300u);
+  // A block inside one modified packet claims nothing: its edges meet.
+  EXPECT_EQ(left(1110), orig(m, 1190) + 100u);
+  EXPECT_GE(Seq{left(1110)}, Seq{orig(m, 1190)});
+}
+
+// A packet lengthened and rebuilt as two segments, the first lost: the
+// receiver's SACK of the second claims none of the original packet.
+TEST(SeqOffsetMap, SackOfTheSecondHalfOfASplitPacket) {
+  SeqOffsetPool pool(1);
+  SeqOffsetMap m(pool);
+  ASSERT_TRUE(m.record(Seq{1000}, 1000, 1500)); // out [1000,2500), sent as [1000,2000) [2000,2500)
+  const Seq l = m.to_original_left_edge(Seq{2000});
+  const Seq r = m.to_original(Seq{2500});
+  EXPECT_EQ(l.value(), 2000u);
+  EXPECT_EQ(r.value(), 2000u);
+  EXPECT_FALSE(l < r);
+  EXPECT_EQ(m.to_original(Seq{2000}).value(), 1000u); // a cumulative ack there: the packet's start
+}
+
 TEST_F(E2, RoundTripOnPacketBoundaries) {
   for (uint32_t b : {1000u, 1100u, 1250u, 1300u}) EXPECT_EQ(orig(m, out(m, b)), b) << b;
 }
@@ -272,12 +302,15 @@ uint64_t model_to_output(const std::vector<ModelPacket>& ps, uint64_t x) {
   return x + (p->out + p->out_len) - (p->orig + p->orig_len);
 }
 
-uint64_t model_to_original(const std::vector<ModelPacket>& ps, uint64_t y) {
+uint64_t model_to_original(const std::vector<ModelPacket>& ps, uint64_t y, bool left = false) {
   const ModelPacket* p = nullptr;
   for (const ModelPacket& q : ps)
     if (q.out <= y) p = &q;
   if (p == nullptr) return y;
-  if (y < p->out + p->out_len) return p->orig_len == p->out_len ? p->orig + (y - p->out) : p->orig;
+  if (y < p->out + p->out_len) {
+    if (p->orig_len == p->out_len) return p->orig + (y - p->out);
+    return left && y != p->out ? p->orig + p->orig_len : p->orig;
+  }
   return y - (p->out + p->out_len) + (p->orig + p->orig_len);
 }
 
@@ -318,6 +351,9 @@ TEST(SeqOffsetMap, RandomAgainstModel) {
         uint64_t y = acked_out + rng() % (hi_out - acked_out + 1);
         ASSERT_EQ(m.to_original(Seq{static_cast<uint32_t>(y)}).value(),
                   static_cast<uint32_t>(model_to_original(ps, y)))
+            << "round " << round << " packet " << i << " y " << y;
+        ASSERT_EQ(m.to_original_left_edge(Seq{static_cast<uint32_t>(y)}).value(),
+                  static_cast<uint32_t>(model_to_original(ps, y, true)))
             << "round " << round << " packet " << i << " y " << y;
       }
       for (std::size_t k = ps.size() > 8 ? ps.size() - 8 : 0; k < ps.size(); ++k) {
