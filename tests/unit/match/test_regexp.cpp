@@ -1,0 +1,155 @@
+// Haka's regexp API pieces: one-shot match (re:match on a string) and sinks
+// (re:get_sink():feed(data, eof)).
+#include "match_test.hpp"
+
+namespace haka::match {
+namespace {
+
+using test::bytes;
+
+Found once(std::string_view pattern, std::string_view subject, uint32_t flags = 0) {
+  auto db = test::regexp(pattern, flags);
+  if (db == nullptr) return {};
+  auto sc = test::scanner_for(*db);
+  ScanStatus status = ScanStatus::error;
+  Found f = match(*db, *sc, subject, &status);
+  EXPECT_EQ(status, ScanStatus::ok);
+  EXPECT_EQ(sc->counters().block_scans, 1u);
+  EXPECT_EQ(sc->counters().bytes_scanned, subject.size());
+  return f;
+}
+
+TEST(Match, HakasOwnCases) {
+  // From Haka's regexp tests (lib/haka/test/regexp-lua.lua).
+  Found f = once(".*", "aaa");
+  EXPECT_TRUE(f.found);
+  EXPECT_EQ(f.begin, 0u);
+  EXPECT_EQ(f.end, 3u);
+  EXPECT_FALSE(once("abc", "aaa").found);
+  f = once("bar", "foo bar foo");
+  EXPECT_TRUE(f.found);
+  EXPECT_EQ(f.begin, 4u);
+  EXPECT_EQ(f.end, 7u);
+  EXPECT_TRUE(f.exact_begin);
+  EXPECT_FALSE(once("bar", "foo").found);
+  EXPECT_TRUE(once("%d", "666").found);
+  EXPECT_TRUE(once("%d%s", "6 ").found);
+}
+
+TEST(Match, LeftmostBeginThenLongestEnd) {
+  Found f = once("a+", "baaab");
+  EXPECT_EQ(f.begin, 1u);
+  EXPECT_EQ(f.end, 4u);
+  f = once("a|xyzab", "xyzab"); // PCRE: leftmost start wins
+  EXPECT_EQ(f.begin, 0u);
+  EXPECT_EQ(f.end, 5u);
+  f = once("[0-9]+", "ab 12 345");
+  EXPECT_EQ(f.begin, 3u);
+  EXPECT_EQ(f.end, 5u);
+  EXPECT_FALSE(once("x", "").found);
+  EXPECT_TRUE(once(".*", "").found); // empty match on empty subject, as PCRE
+}
+
+TEST(Match, NeedsBlockMode) {
+  CompileError error;
+  DatabaseOptions o;
+  o.block = false;
+  const Pattern p{"abc", 0, 0};
+  auto db = Database::compile(std::span<const Pattern>(&p, 1), o, error);
+  ASSERT_NE(db, nullptr);
+  auto sc = test::scanner_for(*db);
+  ScanStatus s = ScanStatus::ok;
+  EXPECT_FALSE(match(*db, *sc, "abc", &s).found);
+  EXPECT_EQ(s, ScanStatus::error);
+}
+
+TEST(Sink, HakasExampleAcrossTwoFeeds) {
+  auto db = test::regexp("foo");
+  auto sc = test::scanner_for(*db, 4);
+  Sink sink(db, *sc);
+  EXPECT_FALSE(sink.feed("some fo", false));
+  EXPECT_EQ(sc->slab().available(), 3u); // state held while waiting
+  EXPECT_TRUE(sink.feed("o over two string", true));
+  EXPECT_EQ(sink.result().begin, 5u);
+  EXPECT_EQ(sink.result().end, 8u);
+  EXPECT_TRUE(sink.done());
+  EXPECT_EQ(sc->slab().available(), 4u); // freed once the answer is known
+}
+
+TEST(Sink, KeepsItsMatchAndScansNoMore) {
+  auto db = test::regexp("b[0-9]+");
+  auto sc = test::scanner_for(*db);
+  Sink sink(db, *sc);
+  EXPECT_FALSE(sink.feed("aaab", false));
+  EXPECT_TRUE(sink.feed("12x", false));
+  EXPECT_EQ(sink.result().begin, 3u);
+  EXPECT_EQ(sink.result().end, 6u);
+  const uint64_t scanned = sc->counters().bytes_scanned;
+  EXPECT_TRUE(sink.feed("b999", false));
+  EXPECT_TRUE(sink.feed("", true));
+  EXPECT_EQ(sc->counters().bytes_scanned, scanned);
+  EXPECT_EQ(sink.result().begin, 3u);
+  EXPECT_EQ(sink.fed(), 11u);
+}
+
+TEST(Sink, EndOfStreamAnchorNeedsEof) {
+  auto db = test::regexp("foo$");
+  auto sc = test::scanner_for(*db);
+  Sink sink(db, *sc);
+  EXPECT_FALSE(sink.feed("a fo", false));
+  EXPECT_FALSE(sink.feed("o", false));
+  EXPECT_TRUE(sink.feed("", true));
+  EXPECT_EQ(sink.result().begin, 2u);
+  EXPECT_EQ(sink.result().end, 5u);
+
+  Sink no(db, *sc);
+  EXPECT_FALSE(no.feed("a foo", false));
+  EXPECT_FALSE(no.feed("d", true));
+  EXPECT_TRUE(no.done());
+  EXPECT_EQ(sc->counters().streams_open, 0u);
+}
+
+TEST(Sink, EveryOneByteFeedingFindsTheSameMatch) {
+  auto db = test::regexp("%x90{4}%xcc", 0);
+  auto sc = test::scanner_for(*db);
+  const std::string data = "xyz\x90\x90\x90\x90\xcc" "tail";
+  Sink sink(db, *sc);
+  bool matched = false;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const bool m = sink.feed(std::string_view(data).substr(i, 1), i + 1 == data.size());
+    EXPECT_EQ(m, i >= 7) << i;
+    matched = m;
+  }
+  EXPECT_TRUE(matched);
+  EXPECT_EQ(sink.result().begin, 3u);
+  EXPECT_EQ(sink.result().end, 8u);
+}
+
+TEST(Sink, NoMemoryIsReportedNotHidden) {
+  auto db = test::regexp("abc");
+  auto sc = test::scanner_for(*db, 1);
+  Sink first(db, *sc);
+  EXPECT_FALSE(first.feed("ab", false));
+  Sink second(db, *sc);
+  EXPECT_FALSE(second.feed("abc", false));
+  EXPECT_EQ(second.status(), ScanStatus::no_memory);
+  EXPECT_TRUE(second.done());
+  EXPECT_EQ(sc->counters().alloc_failures, 1u);
+  EXPECT_TRUE(first.feed("c", false));
+  EXPECT_EQ(first.status(), ScanStatus::ok);
+}
+
+TEST(Sink, DestroyedWhileWaitingFreesItsState) {
+  auto db = test::regexp("abc");
+  auto sc = test::scanner_for(*db, 2);
+  {
+    Sink sink(db, *sc);
+    EXPECT_FALSE(sink.feed("ab", false));
+    EXPECT_EQ(sc->slab().available(), 1u);
+  }
+  EXPECT_EQ(sc->slab().available(), 2u);
+  EXPECT_EQ(sc->counters().streams_open, 0u);
+}
+
+} // namespace
+} // namespace haka::match
