@@ -164,7 +164,8 @@ Error TcpStream::init(StreamPool& pool, Seq start) {
     return e;
   }
   next_ = released_ = kept_seq_ = start;
-  kept_bytes_ = queued_bytes_ = held_bytes_ = 0;
+  pool_ = &pool;
+  kept_bytes_ = kept_chunks_ = queued_bytes_ = held_bytes_ = 0;
   queued_pieces_ = 0;
   queue_ = nullptr;
   return Error::ok;
@@ -472,15 +473,19 @@ bool TcpStream::release(StreamPool&, Released& out) {
 }
 
 void TcpStream::trim_kept(uint32_t n) {
+  if (!kept_.valid()) return;
   Chunk* s = kept_.sentinel();
+  n = std::min(n, kept_bytes_);
   kept_seq_ += n;
   kept_bytes_ -= n;
-  while (n > 0 && s->next != s) {
+  while (s->next != s && (n > 0 || s->next->size == 0)) {
     Chunk* c = s->next;
     if (c->size <= n) {
       n -= c->size;
       vbuffer::detail::unlink(c);
       kept_.pool()->free_chunk(c);
+      --kept_chunks_;
+      --pool_->counters().kept_chunks_now;
       continue;
     }
     c->bytes += n;
@@ -491,11 +496,12 @@ void TcpStream::trim_kept(uint32_t n) {
 
 void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
   const uint32_t max = pool.config().max_kept_bytes;
-  if (max == 0 || !kept_.valid()) {
-    bytes.release();
-    return;
-  }
-  const uint32_t n = static_cast<uint32_t>(bytes.size());
+  uint32_t n = 0, chunks = 0;
+  if (max != 0 && kept_.valid())
+    for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+      n += c->size;
+      ++chunks;
+    }
   if (n == 0) {
     bytes.release();
     return;
@@ -505,11 +511,23 @@ void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
     trim_kept(kept_bytes_);
     kept_seq_ = out_seq;
   }
+  StreamCounters& k = pool.counters();
+  if (k.kept_chunks_now + chunks > pool.config().max_kept_chunks) {
+    // The worker's budget is spent: this direction keeps nothing for now
+    // (its retransmissions of these bytes will be unverifiable).
+    ++k.kept_refused_worker;
+    trim_kept(kept_bytes_);
+    kept_seq_ = out_seq + n;
+    bytes.release();
+    return;
+  }
   kept_.append(bytes);
   bytes.release();
   kept_bytes_ += n;
+  kept_chunks_ += chunks;
+  k.kept_chunks_now += chunks;
   if (kept_bytes_ > max) {
-    pool.counters().kept_trimmed_cap += kept_bytes_ - max;
+    k.kept_trimmed_cap += kept_bytes_ - max;
     trim_kept(kept_bytes_ - max);
   }
 }

@@ -96,6 +96,7 @@ struct StreamConfig {
   uint32_t max_held_bytes = 1u << 20;     // bytes held in the stream (marks) per direction
   uint32_t max_kept_bytes = 1u << 20;     // forwarded, unacknowledged bytes kept per direction for retransmission checks
   uint32_t held_packets = 1u << 16;       // packets held per worker (queued or in streams)
+  uint32_t max_kept_chunks = 1u << 16;    // kept chunks per worker (each pins an mbuf): past it, a direction keeps nothing
 };
 
 /// Per-worker counts of the reassembler.
@@ -107,6 +108,8 @@ struct StreamCounters {
   uint64_t overlap_old_won = 0;    // conflicting copies, the old one delivered (policy, or already inspected)
   uint64_t replaced_packets = 0;   // queued packets whose every byte a newer copy won: dropped
   uint64_t kept_trimmed_cap = 0;   // kept bytes given up at the per-direction cap
+  uint64_t kept_refused_worker = 0; // released packets not kept: the worker's kept-chunk budget was spent
+  uint64_t kept_chunks_now = 0;
   uint64_t held_now = 0;           // packets held right now (queued or in streams)
   uint64_t held_peak = 0;
   void add(StreamOutcome o) { ++outcomes[static_cast<std::size_t>(o)]; }
@@ -253,6 +256,7 @@ public:
       });
     stream_.clear();
     held_bytes_ = 0;
+    trim_kept(kept_bytes_);
     kept_.release();
   }
 
@@ -277,7 +281,9 @@ private:
   Seq next_;       // next in-order byte (original space)
   Seq released_;   // first byte not yet released (original space)
   Seq kept_seq_;   // output sequence number of kept_'s first byte
+  StreamPool* pool_ = nullptr;
   uint32_t kept_bytes_ = 0;
+  uint32_t kept_chunks_ = 0;
   uint32_t queued_bytes_ = 0;
   uint32_t held_bytes_ = 0; // bytes pushed and not yet released
   uint16_t queued_pieces_ = 0;
