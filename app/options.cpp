@@ -85,6 +85,19 @@ std::string usage_text(const char* prog) {
          "  --checksum-validation yes|no  verify IPv4/TCP checksums the NIC did not (default yes;\n"
          "                         'no' for captures taken on a host with checksum offload)\n"
          "  --forward-only         forward without decoding or tracking (benchmarks)\n"
+         "  --no-reassembly        track connections but do not reassemble streams (benchmarks)\n"
+         "  --dump-streams DIR     write each reassembled stream as the rules see it to DIR, one file per\n"
+         "                         connection and direction: CLIENT_PORT-SERVER_PORT.up|.down (.2, .3 ...\n"
+         "                         appended for later connections on the same four-tuple)\n"
+         "  --overlap-policy P     which copy of bytes sent twice out of order is kept: first, last,\n"
+         "                         bsd (default), linux, windows\n"
+         "  --retransmit-conflict A  retransmitted bytes that differ from what was inspected:\n"
+         "                         normalise (default: send the inspected bytes) or drop\n"
+         "  --stream-queue N       out-of-order segments queued per direction (default 64)\n"
+         "  --stream-queue-bytes N out-of-order bytes queued per direction (default 1048576)\n"
+         "  --stream-held-bytes N  bytes held for rules (marks) per direction (default 1048576)\n"
+         "  --stream-kept-bytes N  forwarded unacknowledged bytes kept per direction to check\n"
+         "                         retransmissions (default 1048576; 0: none kept)\n"
          "  --stats-interval SEC   live mode: print a stats line every SEC seconds (0: never; default 1)\n"
          "  --duration SEC         live mode: stop after SEC seconds (default: run until SIGINT/SIGTERM)\n"
          "  --mbufs N              mbuf pool size (default: sized from ports, queues and caps)\n"
@@ -186,6 +199,46 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
         return false;
       }
       c.flows = static_cast<uint32_t>(u);
+    } else if (opt == "--no-reassembly") {
+      if (!flag_only()) return false;
+      c.reassemble = false;
+    } else if (opt == "--dump-streams") {
+      if (!need_value(c.dump_streams)) return false;
+      if (c.dump_streams.empty()) {
+        err = "--dump-streams needs a directory";
+        return false;
+      }
+    } else if (opt == "--overlap-policy") {
+      std::string v;
+      if (!need_value(v)) return false;
+      if (!tcp::parse_overlap_policy(v, c.stream.policy)) {
+        err = "--overlap-policy: '" + v + "' is not first, last, bsd, linux or windows";
+        return false;
+      }
+    } else if (opt == "--retransmit-conflict") {
+      std::string v;
+      if (!need_value(v)) return false;
+      if (v == "normalise" || v == "normalize") c.stream.on_conflict = tcp::ConflictAction::normalise;
+      else if (v == "drop") c.stream.on_conflict = tcp::ConflictAction::drop;
+      else {
+        err = "--retransmit-conflict: '" + v + "' is not 'normalise' or 'drop'";
+        return false;
+      }
+    } else if (opt == "--stream-queue" || opt == "--stream-queue-bytes" || opt == "--stream-held-bytes" ||
+               opt == "--stream-kept-bytes") {
+      std::string v;
+      if (!need_value(v)) return false;
+      const bool segs = opt == "--stream-queue";
+      const uint64_t max = segs ? 256 : (1u << 30);
+      const uint64_t min = segs ? 1 : (opt == "--stream-kept-bytes" ? 0 : 1);
+      if (!parse_uint(v, max, u) || u < min) {
+        err = opt + ": '" + v + "' is not a count from " + std::to_string(min) + " to " + std::to_string(max);
+        return false;
+      }
+      if (segs) c.stream.max_queued_segments = static_cast<uint16_t>(u);
+      else if (opt == "--stream-queue-bytes") c.stream.max_queued_bytes = static_cast<uint32_t>(u);
+      else if (opt == "--stream-held-bytes") c.stream.max_held_bytes = static_cast<uint32_t>(u);
+      else c.stream.max_kept_bytes = static_cast<uint32_t>(u);
     } else if (opt == "--pass-through") {
       if (!flag_only()) return false;
       c.pass_through = true;
@@ -237,6 +290,10 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
 
   if (!c.pcap_out.empty() && c.pcap_in.empty()) {
     err = "--out needs --pcap (offline mode)";
+    return false;
+  }
+  if (!c.dump_streams.empty() && (c.forward_only || !c.reassemble)) {
+    err = "--dump-streams needs stream reassembly (not with --forward-only or --no-reassembly)";
     return false;
   }
   if (!c.pcap_in.empty() && c.duration_s > 0) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tcp/tcp_stream.hpp"
+
 namespace haka::engine {
 
 /// The engine's settings; app/ fills it, run_offline/run_live read it.
@@ -23,6 +25,9 @@ struct Config {
   double stats_interval_s = 1.0; // live: seconds between stats lines (0: none)
   double duration_s = 0;      // live: stop after this many seconds (0: until a signal)
   uint32_t mbufs = 0;         // pool size; 0 picks one from ports, queues and caps
+  bool reassemble = true;     // reassemble streams (--no-reassembly: tracking only)
+  std::string dump_streams;   // directory for --dump-streams
+  tcp::StreamConfig stream;   // overlap policy, caps (held_packets/max_kept_chunks 0: sized from the pool)
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
 };

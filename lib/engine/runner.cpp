@@ -52,7 +52,8 @@ const char* read_stop_text(io::ReadStop s) {
   return "";
 }
 
-TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempool* pool) {
+TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempool* pool, uint32_t worker = 0,
+                               uint32_t workers = 1) {
   TrackingConfig t;
   t.flows_v4 = cfg.flows;
   t.flows_v6 = cfg.flows / 4 < 16 ? 16 : cfg.flows / 4;
@@ -62,6 +63,17 @@ TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempoo
   t.decode.verify_tcp_checksum = cfg.verify_checksums;
   t.tcp.midstream = cfg.midstream;
   t.pool = pool;
+  t.worker = worker;
+  t.reassemble = cfg.reassemble;
+  t.dump_streams = cfg.dump_streams;
+  t.streams.stream = cfg.stream;
+  // Held and kept packets come out of the pool the receive path needs: a
+  // quarter each at most, so the streams can never starve the input.
+  const uint32_t quarter = pool != nullptr ? rte_mempool_avail_count(pool) / 4 / workers : 4096;
+  if (t.streams.stream.held_packets > quarter) t.streams.stream.held_packets = quarter;
+  if (t.streams.stream.max_kept_chunks > quarter) t.streams.stream.max_kept_chunks = quarter;
+  t.streams.connections = t.flows_v4 + t.flows_v6;
+  t.streams.chunks = 4 * quarter + 1024;
   return t;
 }
 
@@ -261,7 +273,7 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     alert_file.attach(cfg, lw->alerts);
     if (!cfg.forward_only) {
       // Live ports carry Ethernet; every worker gets its own tables.
-      lw->tracker = TcpPipeline::create(tracking_config(cfg, net::LinkType::ethernet, pool->get()), lw->alerts, err);
+      lw->tracker = TcpPipeline::create(tracking_config(cfg, net::LinkType::ethernet, pool->get(), w, n_workers), lw->alerts, err);
       if (!lw->tracker) {
         stop_ports();
         return false;

@@ -97,6 +97,25 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     p->frags_ = net::FragmentReassembler::create(frc, err);
     if (!p->frags_) return nullptr;
   }
+  if (cfg.reassemble) {
+    StreamStageConfig sc = cfg.streams;
+    sc.pool = cfg.pool;
+    sc.mtu = cfg.mtu;
+    sc.worker = cfg.worker;
+    sc.pass_through = cfg.pass_through;
+    // Room for every packet the streams can hold plus a burst's own, its
+    // fragments and rebuilt pieces: the queue never reallocates.
+    p->out_ = OutputQueue(sc.stream.held_packets + 4096);
+    p->stage_ = StreamStage::create(sc, p->out_, err);
+    if (!p->stage_) return nullptr;
+    if (!cfg.dump_streams.empty()) {
+      p->dump_ = StreamDumpWriter::create(cfg.dump_streams, err);
+      if (!p->dump_) return nullptr;
+      p->stage_->add_listener(p->dump_.get());
+    }
+  } else {
+    p->out_ = OutputQueue(4096);
+  }
   p->tsc_base_ = rte_rdtsc();
   p->ns_base_ = wall_clock_ns();
   p->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
@@ -110,7 +129,9 @@ std::size_t TcpPipeline::memory_bytes() const {
          conns_.size() * sizeof(tcp::Connection);
 }
 
-uint64_t TcpPipeline::held() const { return frags_ ? frags_->held() : 0; }
+std::size_t TcpPipeline::stream_memory_bytes() const { return stage_ ? stage_->memory_bytes() : 0; }
+
+uint64_t TcpPipeline::held() const { return (frags_ ? frags_->held() : 0) + (stage_ ? stage_->held() : 0); }
 
 uint64_t TcpPipeline::clock_now() const {
   return ns_base_ + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - tsc_base_) * ns_per_tsc_);
@@ -154,7 +175,11 @@ void TcpPipeline::classify(std::span<rte_mbuf*> pkts) {
   bulk(*table6_, b6_);
   table_changed_ = false;
 
-  for (std::size_t i = 0; i < pkts.size(); ++i) fate_[i] = on_decoded(pkts[i], i);
+  for (std::size_t i = 0; i < pkts.size(); ++i) {
+    rte_mbuf* m = pkts[i];
+    const Fate f = on_decoded(m, i);
+    if (m != nullptr && !f.taken) emit(m, f);
+  }
 }
 
 bool TcpPipeline::stage_key(rte_mbuf* m, std::size_t i) {
@@ -234,33 +259,41 @@ void TcpPipeline::reassembled(rte_mbuf* d) {
   ++t_.reassembled;
   const net::PacketMeta& pm = net::meta(d);
   Fate f = net::outcome_verdict(net::outcome(pm)) == net::OutcomeVerdict::track ? on_tcp(d) : Fate{};
-  if (!f.forward || pm.ip_total_len <= cfg_.mtu) {
-    add_extra(d, f);
-    return;
-  }
-  std::array<rte_mbuf*, 64> out{};
+  // Forwarded now or released later by a stream, an oversized datagram is
+  // re-fragmented on its way out (refragment_out).
+  add_extra(d, f);
+}
+
+bool TcpPipeline::needs_refragment(const rte_mbuf* m) const {
+  const net::PacketMeta& pm = net::meta(m);
+  return (pm.flags & net::meta_flag::reassembled) != 0 && pm.ip_total_len > cfg_.mtu;
+}
+
+int TcpPipeline::refragment(rte_mbuf* d, std::span<rte_mbuf*> out) {
+  const net::PacketMeta& pm = net::meta(d);
+  std::array<rte_mbuf*, 64> tmp{};
   int k = pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv4)
-              ? net::fragment_ipv4(d, cfg_.mtu, out, cfg_.pool, cfg_.pool, cfg_.decode)
-              : net::fragment_ipv6(d, cfg_.mtu, out, cfg_.pool, cfg_.pool, cfg_.decode,
+              ? net::fragment_ipv4(d, cfg_.mtu, tmp, cfg_.pool, cfg_.pool, cfg_.decode)
+              : net::fragment_ipv6(d, cfg_.mtu, tmp, cfg_.pool, cfg_.pool, cfg_.decode,
                                    static_cast<uint32_t>(t_.reassembled));
-  if (k <= 0) {
-    add_extra(d, Fate{false, DropReason::fragment_dropped});
-    return;
+  if (k <= 0 || static_cast<std::size_t>(k) > out.size()) {
+    for (int i = 0; i < k; ++i) rte_pktmbuf_free(tmp[static_cast<std::size_t>(i)]);
+    return -1;
   }
   ++t_.refragmented;
-  for (int i = 0; i < k; ++i) add_extra(out[static_cast<std::size_t>(i)], Fate{});
-  add_extra(d, Fate{false, DropReason::refragmented});
+  for (int i = 0; i < k; ++i) out[static_cast<std::size_t>(i)] = tmp[static_cast<std::size_t>(i)];
+  return k;
 }
 
 void TcpPipeline::add_extra(rte_mbuf* m, Fate f) {
-  if (n_extra_ == extra_.size()) {
-    // Unreachable with 32-packet bursts (one datagram per fragment at most,
-    // 44 fragments per datagram at 1500 bytes); a counted drop all the same.
-    f = Fate{false, DropReason::fragment_dropped};
-    rte_pktmbuf_free(m);
-    return;
-  }
-  extra_[n_extra_++] = Extra{m, f};
+  // A packet the engine made (reassembled datagram, re-fragmented piece).
+  out_.injected();
+  if (!f.taken) emit(m, f);
+}
+
+void TcpPipeline::emit(rte_mbuf* m, const Fate& f) {
+  if (f.forward) out_.forward(m);
+  else out_.drop(m, f.reason);
 }
 
 TcpPipeline::Fate TcpPipeline::on_tcp(rte_mbuf* m) {
@@ -314,6 +347,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       // (accepted, forwarded, no policy, no event) folds into one counter
       // increment instead of a 6-byte result spilled and reloaded per packet.
       tcp_.add(r);
+      if (stage_ && (seg.len != 0 || c.streams != 0) && stage_->on_segment(c, dir, m, r)) return taken();
       return Fate{};
     }
     r = tcp::step_general(c, dir, seg, now, cfg_.tcp);
@@ -325,6 +359,9 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       slot = flow::kNoSlot;
       continue;
     }
+    // The streams end with the connection: what can leave leaves before
+    // this segment (e.g. the RST), the rest is dropped.
+    if (stage_ && r.has(tcp::tcp_event::end_connection)) stage_->on_close(c, DropReason::connection_dropped);
     // Timers move only when the state does: a deadline pushed later by
     // ordinary traffic is found at expiry (timer_not_due) and re-armed then.
     if (r.has(tcp::tcp_event::finished)) close_slot(slot);
@@ -333,6 +370,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     if (!r.forward)
       return refuse(r.outcome == tcp::SegmentOutcome::after_close ? DropReason::connection_dropped
                                                                   : DropReason::tcp_invalid);
+    if (stage_ && !r.has(tcp::tcp_event::finished) && stage_->on_segment(c, dir, m, r)) return taken();
     return Fate{};
   }
   return Fate{};
@@ -344,6 +382,7 @@ bool TcpPipeline::erase_slot(uint32_t slot) {
 }
 
 void TcpPipeline::close_slot(uint32_t slot) {
+  if (stage_) stage_->on_close(conns_[slot], DropReason::connection_dropped);
   timers_->cancel(slot);
   erase_slot(slot);
   table_changed_ = true;
@@ -422,6 +461,8 @@ std::vector<CounterGroup> TcpPipeline::collect() const {
                  {"timed_out", fc.timed_out},   {"invalid", fc.invalid},         {"table_full", fc.table_full},
                  {"flushed", fc.flushed},       {"refragmented", t_.refragmented}};
   g.push_back(std::move(frag));
+  if (stage_)
+    for (CounterGroup& sg : stage_->collect()) g.push_back(std::move(sg));
   return g;
 }
 

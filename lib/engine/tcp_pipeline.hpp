@@ -13,6 +13,8 @@
 #include "engine/alerts.hpp"
 #include "engine/counters.hpp"
 #include "engine/lane.hpp"
+#include "engine/output_queue.hpp"
+#include "engine/stream_stage.hpp"
 #include "engine/tx_batch.hpp"
 #include "flow/flow_key.hpp"
 #include "flow/flow_table.hpp"
@@ -35,6 +37,10 @@ struct TrackingConfig {
   uint32_t fragment_capacity = 4096;
   uint64_t fragment_timeout_ns = 30'000'000'000ull;
   rte_mempool* pool = nullptr; // for re-fragmented and cloned packets
+  bool reassemble = true;      // reassemble streams (false: tracking only)
+  StreamStageConfig streams;   // its settings (pool, mtu and worker are filled in)
+  std::string dump_streams;    // --dump-streams directory ("" = none)
+  uint32_t worker = 0;
 };
 
 /// One worker's connection tracking, as a Worker processor. Owns the flow
@@ -50,28 +56,27 @@ class TcpPipeline {
   /// (live) are stamped with `now_ns` first.
   template <class Io>
   void process(std::span<rte_mbuf*> pkts, uint64_t, const Lane&, TxBatch<Io>& out) {
-    const uint16_t n = static_cast<uint16_t>(pkts.size());
     if constexpr (!Io::stamps_packets) stamp(pkts, clock_now());
     classify(pkts);
-    for (uint16_t i = 0; i < n; ++i) deliver(out, pkts[i], fate_[i]);
-    for (uint16_t i = 0; i < n_extra_; ++i) {
-      if (extra_[i].fate.forward) out.inject_forward(extra_[i].m);
-      else out.inject_drop(extra_[i].m, extra_[i].fate.reason);
-    }
-    n_extra_ = 0;
+    drain(out);
     count_fragments(out);
   }
 
-  /// At shutdown: frees the fragments still held (counted).
+  /// At shutdown: frees the fragments still held, releases or drops what
+  /// the streams hold (counted).
   template <class Io>
   void finish(TxBatch<Io>& out) {
     flush_fragments();
+    if (stage_) stage_->close_all();
+    drain(out);
     count_fragments(out);
   }
 
   uint64_t held() const;
   /// Bytes of tracking state: flow tables, timers, connection states.
   std::size_t memory_bytes() const;
+  /// Bytes of stream state reserved (0 without reassembly).
+  std::size_t stream_memory_bytes() const;
   /// This worker's counters, as named groups for the reports.
   std::vector<CounterGroup> collect() const;
 
@@ -80,14 +85,26 @@ class TcpPipeline {
   struct Fate {
     bool forward = true;
     DropReason reason = DropReason::tx_full; // when !forward
+    bool taken = false; // the stream stage took the packet (held, or its verdict queued)
   };
 
   TcpPipeline() = default;
   template <class Io>
-  void deliver(TxBatch<Io>& out, rte_mbuf* m, const Fate& f) {
-    if (m == nullptr) return; // taken by the fragment table
-    if (f.forward) out.forward(m);
-    else out.drop(m, f.reason);
+  void drain(TxBatch<Io>& out) {
+    out_.drain(out, [&](rte_mbuf* m) {
+      if (!needs_refragment(m)) [[likely]]
+        return false;
+      std::array<rte_mbuf*, 64> frags;
+      const int k = refragment(m, frags);
+      if (k <= 0) {
+        out.drop(m, DropReason::fragment_dropped);
+        return true;
+      }
+      out.count_injected(static_cast<uint64_t>(k));
+      for (int i = 0; i < k; ++i) out.forward(frags[static_cast<std::size_t>(i)]);
+      out.drop(m, DropReason::refragmented);
+      return true;
+    });
   }
   template <class Io>
   void count_fragments(TxBatch<Io>& out) {
@@ -106,12 +123,16 @@ class TcpPipeline {
   template <class Key>
   Fate track(flow::FlowTable<Key>& table, const Key& key, bool swapped, uint32_t h, uint32_t slot, rte_mbuf* m);
   Fate refuse(DropReason r);
+  static Fate taken() { return Fate{true, DropReason::tx_full, true}; }
   Fate apply_policy(tcp::Policy p, rte_mbuf* m);
   void close_slot(uint32_t slot);
   void advance_timers(uint64_t now);
   void reassembled(rte_mbuf* datagram);
   void flush_fragments();
   void add_extra(rte_mbuf* m, Fate f);
+  bool needs_refragment(const rte_mbuf* m) const;
+  int refragment(rte_mbuf* d, std::span<rte_mbuf*> out);
+  void emit(rte_mbuf* m, const Fate& f);
   bool erase_slot(uint32_t slot);
 
   TrackingConfig cfg_;
@@ -126,7 +147,9 @@ class TcpPipeline {
   uint64_t tsc_base_ = 0, ns_base_ = 0;
   double ns_per_tsc_ = 0;
 
-  std::array<Fate, 64> fate_{};
+  OutputQueue out_{1};
+  std::unique_ptr<StreamStage> stage_;
+  std::unique_ptr<StreamDumpWriter> dump_;
 
   /// A burst's flow lookups, done in bulk before the packets are stepped in
   /// order: keys and hashes per family, the slots found, and for each packet
@@ -145,14 +168,6 @@ class TcpPipeline {
     uint8_t index = 0;
   };
   std::array<KeyRef, 64> key_ref_{};
-  /// Packets the engine made during a burst (reassembled datagrams, their fragments).
-  struct Extra {
-    rte_mbuf* m;
-    Fate fate;
-  };
-  std::array<Extra, 128> extra_{};
-  uint16_t n_extra_ = 0;
-
   /// Plain counters: this worker writes them; reports read them after it stopped.
   tcp::TcpCounters tcp_;
   struct Tallies {

@@ -64,6 +64,8 @@ class TxBatch {
   /// Counts packets that left the engine's hands without an mbuf to free here
   /// (fragments merged into a datagram, freed by the fragment table).
   void count_dropped(DropReason r, uint64_t n) { tally_.drop(r, n); }
+  /// Counts packets the engine made whose verdicts are given separately.
+  void count_injected(uint64_t n) { tally_.injected += n; }
 
   void flush() {
     send(0);

@@ -236,7 +236,8 @@ struct Connection {
   State state = State::syn;
   EndReason end = EndReason::none; // why it ended (once end_connection fired)
   uint8_t flags = 0;               // conn_flag bits
-  uint8_t reserved[5] = {};
+  uint8_t reserved = 0;
+  uint32_t streams = 0;            // the engine's stream state for it: index + 1, 0 = none yet
 
   Endpoint& endpoint(Dir d) { return ep[static_cast<int>(d)]; }
   const Endpoint& endpoint(Dir d) const { return ep[static_cast<int>(d)]; }

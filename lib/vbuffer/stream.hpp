@@ -52,6 +52,11 @@ public:
   bool is_finished() const { return data_.end_->has(chunk_flag::eof); }
   /// Pushes not yet popped.
   uint32_t pending() const { return pending_; }
+  /// Calls f(user) for every push not yet popped, oldest first (so that an
+  /// owner can free what the users stand for before clear()).
+  template <class F> void for_each_pending(F&& f) const {
+    for (const Chunk* r = push_head_; r != nullptr; r = r->next_push) f(r->user);
+  }
   /// The chain (for iterators and subs).
   Buffer& data() { return data_; }
   const Buffer& data() const { return data_; }

@@ -1,0 +1,400 @@
+#include "engine/stream_stage.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <sys/stat.h>
+
+#include "net/packet_meta.hpp"
+#include "net/rewrite.hpp"
+
+namespace haka::engine {
+
+namespace {
+
+using tcp::Dir;
+using tcp::StreamOutcome;
+using tcp::StreamVerdict;
+
+int idx(Dir d) { return static_cast<int>(d); }
+
+// Are `bytes` exactly m's own payload, in place (nothing cut, added or moved)?
+bool is_own_payload(const vbuffer::Buffer& bytes, const rte_mbuf* m, uint32_t off, uint32_t len) {
+  if (bytes.is_modified()) return false;
+  const rte_mbuf* seg = m;
+  while (seg != nullptr && off >= seg->data_len) {
+    off -= seg->data_len;
+    seg = seg->next;
+  }
+  uint32_t seen = 0;
+  for (const vbuffer::Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+    if (c->kind != vbuffer::ChunkKind::data || c->size == 0) continue;
+    if (seg == nullptr || c->mbuf != seg || c->bytes != rte_pktmbuf_mtod_offset(seg, const uint8_t*, off))
+      return false;
+    seen += c->size;
+    off += c->size;
+    while (seg != nullptr && off >= seg->data_len) {
+      off -= seg->data_len;
+      seg = seg->next;
+    }
+  }
+  return seen == len;
+}
+
+} // namespace
+
+StreamStage::StreamStage(const StreamStageConfig& cfg, OutputQueue& out) : cfg_(cfg), out_(out) {}
+StreamStage::~StreamStage() {
+  // Packets still held were dropped by close_all(); whatever is left now
+  // (an aborted start-up) goes back to its pool.
+  for (uint32_t i = 0; i < made_; ++i) {
+    for (auto& s : pairs_[i].dir)
+      if (s.started()) s.clear(*spool_, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
+    pairs_[i].~Pair();
+  }
+  if (pairs_ != nullptr) ::operator delete(pairs_, std::align_val_t{alignof(Pair)});
+}
+
+std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, OutputQueue& out, std::string& err) {
+  if (cfg.pool == nullptr) {
+    err = "stream reassembly needs an mbuf pool";
+    return nullptr;
+  }
+  std::unique_ptr<StreamStage> s(new StreamStage(cfg, out));
+  s->buffers_ = std::make_unique<vbuffer::BufferPool>(cfg.pool, cfg.chunks);
+  s->spool_ = std::make_unique<tcp::StreamPool>(*s->buffers_, cfg.stream);
+  // Reserved, not constructed: pages are touched only as connections carry data.
+  s->cap_ = cfg.connections;
+  s->pairs_ = static_cast<Pair*>(::operator new(sizeof(Pair) * s->cap_, std::align_val_t{alignof(Pair)}, std::nothrow));
+  if (s->pairs_ == nullptr) {
+    err = "cannot reserve stream state for " + std::to_string(cfg.connections) + " connections";
+    return nullptr;
+  }
+  return s;
+}
+
+std::size_t StreamStage::memory_bytes() const {
+  return std::size_t{cap_} * sizeof(Pair) + buffers_->chunk_capacity() * sizeof(vbuffer::Chunk) +
+         cfg_.stream.held_packets * (sizeof(tcp::HeldPacket) + 2 * sizeof(tcp::StreamPool::Piece));
+}
+
+StreamStage::Pair* StreamStage::pair_of(tcp::Connection& c, bool create) {
+  if (c.streams != 0) return &pairs_[c.streams - 1];
+  if (!create) return nullptr;
+  uint32_t i;
+  if (free_ != 0) {
+    i = free_ - 1;
+    free_ = pairs_[i].next_free;
+  } else if (made_ < cap_) {
+    i = made_++;
+    new (&pairs_[i]) Pair();
+  } else {
+    ++t_.no_state;
+    return nullptr;
+  }
+  Pair& p = pairs_[i];
+  p.uid = next_uid_++;
+  p.next_free = 0;
+  p.live = 1;
+  p.ended[0] = p.ended[1] = 0;
+  c.streams = i + 1;
+  if (++t_.pairs_now > t_.pairs_peak) t_.pairs_peak = t_.pairs_now;
+  return &p;
+}
+
+bool StreamStage::start(Pair& p, const tcp::Connection& c, Dir d) {
+  tcp::TcpStream& s = p.dir[idx(d)];
+  if (s.started()) return true;
+  const tcp::Endpoint& e = c.endpoint(d);
+  return s.init(*spool_, e.isn + 1) == vbuffer::Error::ok;
+}
+
+bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::StepResult& r) {
+  const net::PacketMeta& pm = net::meta(m);
+  const uint8_t flags = pm.tcp_flags;
+  if ((flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0 || r.outcome == tcp::SegmentOutcome::keepalive)
+    return false;
+  const uint32_t len = pm.payload_len;
+  Pair* p = pair_of(c, len > 0);
+  if (p == nullptr) {
+    if (len == 0) return false;
+    // No stream state left: the bytes cannot be inspected, so they do not pass.
+    if (cfg_.pass_through) return false;
+    out_.drop(m, DropReason::stream_refused);
+    return true;
+  }
+  tcp::TcpStream& s = p->dir[idx(d)];
+  tcp::TcpStream& other = p->dir[idx(tcp::opposite(d))];
+  if ((flags & tcp::tcp_flag::ack) != 0 && other.started()) other.acked(tcp::Seq{pm.tcp_ack});
+
+  if (len == 0) {
+    bool took = false;
+    if (s.started() && s.pending() != 0) {
+      took = s.hold_empty(*spool_, m);
+      spool_->counters().add(took ? StreamOutcome::empty_held : StreamOutcome::worker_full);
+    }
+    check_end(*p, c, d, m);
+    return took;
+  }
+  if (!start(*p, c, d)) {
+    spool_->counters().add(StreamOutcome::worker_full);
+    if (cfg_.pass_through) return false;
+    out_.drop(m, DropReason::stream_refused);
+    return true;
+  }
+
+  const tcp::Seq seq{pm.tcp_seq};
+  const tcp::Seq receiver_acked = c.endpoint(tcp::opposite(d)).max_ack;
+  tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, false, seq, seq + len);
+  drain_dropped();
+  if (a.new_bytes > 0) {
+    spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;
+    const StreamConn conn{p->uid, cfg_.worker, m, d};
+    for (StreamListener* l : listeners_) l->on_data(conn, d, a.first_new, a.new_bytes);
+  }
+  switch (tcp::stream_verdict(a.outcome)) {
+    case StreamVerdict::held:
+      check_end(*p, c, d, m);
+      release(*p, d);
+      return true;
+    case StreamVerdict::forward: return false;
+    case StreamVerdict::rebuild:
+      if (cfg_.pass_through) return false;
+      if (rebuild(m, pm.tcp_seq, a.normalised)) {
+        out_.drop(m, DropReason::stream_replaced);
+        return true;
+      }
+      out_.drop(m, DropReason::stream_refused);
+      return true;
+    case StreamVerdict::drop:
+      if (cfg_.pass_through) return false;
+      out_.drop(m, DropReason::stream_refused);
+      return true;
+  }
+  return false;
+}
+
+void StreamStage::check_end(Pair& p, const tcp::Connection& c, Dir d, const rte_mbuf* m) {
+  tcp::TcpStream& s = p.dir[idx(d)];
+  const tcp::Endpoint& e = c.endpoint(d);
+  if (p.ended[idx(d)] || !e.has(tcp::ep_flag::fin)) return;
+  // The FIN ends the stream once every byte before it was delivered (an
+  // out-of-order FIN waits: Haka finished at once, its bug 4).
+  if (s.started() ? s.next() != e.fin_seq : e.fin_seq != e.isn + 1) return;
+  p.ended[idx(d)] = 1;
+  if (s.started()) s.finish();
+  ++t_.streams_ended;
+  const StreamConn conn{p.uid, cfg_.worker, m, d};
+  for (StreamListener* l : listeners_) l->on_end(conn, d);
+}
+
+void StreamStage::release(Pair& p, Dir d) {
+  tcp::TcpStream& s = p.dir[idx(d)];
+  tcp::Released r;
+  while (s.release(*spool_, r)) {
+    tcp::HeldPacket* h = r.held;
+    if (h != nullptr) {
+      emit(h->m, h, r.bytes, h->seq.value());
+      s.keep(*spool_, r.bytes, h->seq);
+      spool_->free_held(h);
+    }
+    r.bytes.release();
+    r = tcp::Released{};
+  }
+}
+
+void StreamStage::emit(rte_mbuf* m, const tcp::HeldPacket* h, vbuffer::Buffer& bytes, uint32_t seq) {
+  const net::PacketMeta& pm = net::meta(m);
+  if (cfg_.pass_through || (h->len == pm.payload_len && seq == pm.tcp_seq &&
+                            is_own_payload(bytes, m, pm.payload_offset, pm.payload_len))) [[likely]] {
+    out_.forward(m);
+    return;
+  }
+  if (rebuild(m, seq, bytes)) out_.drop(m, DropReason::stream_replaced);
+  else out_.drop(m, DropReason::stream_refused);
+}
+
+bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, const vbuffer::Buffer& bytes) {
+  const net::PacketMeta& pm = net::meta(m);
+  std::array<std::span<const uint8_t>, 64> pieces;
+  std::size_t n = 0;
+  for (const vbuffer::Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+    if (c->kind != vbuffer::ChunkKind::data || c->size == 0) continue;
+    if (n == pieces.size()) {
+      ++t_.rebuild_failed;
+      return false;
+    }
+    pieces[n++] = std::span<const uint8_t>(c->bytes, c->size);
+  }
+  const uint32_t headers = static_cast<uint32_t>(pm.ip_hdr_len) + pm.tcp_hdr_len;
+  const uint16_t max_payload = static_cast<uint16_t>(cfg_.mtu > headers + 1 ? cfg_.mtu - headers : 1);
+  std::array<rte_mbuf*, 64> made{};
+  const int k = net::build_segments(cfg_.pool, m, seq, pm.tcp_ack, std::span(pieces.data(), n), max_payload, false,
+                                    std::span(made));
+  if (k <= 0) {
+    ++t_.rebuild_failed;
+    return false;
+  }
+  ++t_.rebuilt;
+  out_.injected(static_cast<uint64_t>(k));
+  for (int i = 0; i < k; ++i) out_.forward(made[static_cast<std::size_t>(i)]);
+  return true;
+}
+
+void StreamStage::drain_dropped() {
+  for (rte_mbuf* d : spool_->dropped()) out_.drop(d, DropReason::stream_refused);
+  spool_->clear_dropped();
+}
+
+void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why) {
+  for (Dir d : {Dir::up, Dir::down}) {
+    tcp::TcpStream& s = p.dir[idx(d)];
+    if (!s.started()) continue;
+    release(p, d); // what nothing holds still leaves
+    s.clear(*spool_, [&](rte_mbuf* m) { out_.drop(m, why); });
+  }
+  for (StreamListener* l : listeners_) l->on_close(p.uid);
+  const uint32_t i = c.streams - 1;
+  p.live = 0;
+  p.next_free = free_;
+  free_ = i + 1;
+  c.streams = 0;
+  --t_.pairs_now;
+}
+
+void StreamStage::on_close(tcp::Connection& c, DropReason why) {
+  if (c.streams == 0) return;
+  free_pair(c, pairs_[c.streams - 1], why);
+}
+
+void StreamStage::close_all() {
+  for (uint32_t i = 0; i < made_; ++i) {
+    Pair& p = pairs_[i];
+    if (!p.live) continue;
+    tcp::Connection fake{};
+    fake.streams = i + 1;
+    free_pair(fake, p, DropReason::shutdown);
+  }
+}
+
+std::vector<CounterGroup> StreamStage::collect() const {
+  const tcp::StreamCounters& k = spool_->counters();
+  CounterGroup g{"streams", {}};
+  g.values = {{"bytes_up", k.bytes_delivered[0]},
+              {"bytes_down", k.bytes_delivered[1]},
+              {"overlap_same", k.overlap_same},
+              {"overlap_new_won", k.overlap_new_won},
+              {"overlap_old_won", k.overlap_old_won},
+              {"replaced_packets", k.replaced_packets},
+              {"kept_trimmed_cap", k.kept_trimmed_cap},
+              {"held_peak", k.held_peak},
+              {"no_stream_state", t_.no_state},
+              {"rebuilt", t_.rebuilt},
+              {"rebuild_failed", t_.rebuild_failed},
+              {"streams_ended", t_.streams_ended},
+              {"connections_peak", t_.pairs_peak}};
+  for (std::size_t o = 0; o < tcp::stream_outcome_count; ++o)
+    g.values.emplace_back(tcp::stream_outcome_name(static_cast<StreamOutcome>(o)), k.outcomes[o]);
+  const vbuffer::PoolCounters& pc = buffers_->counters();
+  g.values.emplace_back("chunk_exhausted", pc.chunk_exhausted);
+  g.values.emplace_back("mbuf_exhausted", pc.mbuf_exhausted);
+  return {std::move(g)};
+}
+
+// ------------------------------------------------------------ dump writer
+
+std::unique_ptr<StreamDumpWriter> StreamDumpWriter::create(const std::string& dir, std::string& err) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    err = "cannot create " + dir + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  struct stat st{};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    err = dir + " is not a directory";
+    return nullptr;
+  }
+  return std::unique_ptr<StreamDumpWriter>(new StreamDumpWriter(dir));
+}
+
+StreamDumpWriter::~StreamDumpWriter() = default;
+
+std::string StreamDumpWriter::path_of(const StreamConn& conn, Dir d) {
+  auto it = open_.find(conn.uid);
+  if (it == open_.end()) {
+    // Client = the sender of the SYN (direction up).
+    uint8_t scratch[32];
+    const net::PacketMeta& pm = net::meta(conn.packet);
+    const uint8_t* a = net::ip_addresses(conn.packet, scratch);
+    uint16_t sport = 0, dport = 0;
+    net::tcp_ports(conn.packet, sport, dport);
+    const unsigned alen = net::ip_address_len(pm);
+    const int af = alen == 16 ? AF_INET6 : AF_INET;
+    char src[INET6_ADDRSTRLEN] = "?", dst[INET6_ADDRSTRLEN] = "?";
+    if (a != nullptr) {
+      inet_ntop(af, a, src, sizeof src);
+      inet_ntop(af, a + alen, dst, sizeof dst);
+    }
+    const bool up = conn.packet_dir == Dir::up;
+    std::string base = std::string(up ? src : dst);
+    base += '_';
+    base += std::to_string(up ? sport : dport);
+    base += '-';
+    base += up ? dst : src;
+    base += '_';
+    base += std::to_string(up ? dport : sport);
+    const uint32_t nth = ++used_[base];
+    it = open_.emplace(conn.uid, Name{std::move(base), nth}).first;
+  }
+  std::string path = dir_;
+  path += '/';
+  path += it->second.base;
+  path += d == Dir::up ? ".up" : ".down";
+  if (it->second.nth > 1) {
+    path += '.';
+    path += std::to_string(it->second.nth);
+  }
+  return path;
+}
+
+void StreamDumpWriter::on_data(const StreamConn& conn, Dir d, vbuffer::Iterator first, uint32_t n) {
+  const std::string path = path_of(conn, d);
+  FILE* f = std::fopen(path.c_str(), "ab");
+  if (f == nullptr) {
+    ++write_errors_;
+    return;
+  }
+  vbuffer::Sub sub;
+  if (first.sub(n, false, sub) == vbuffer::Error::ok) {
+    // Walk the chunks of the range without copying them.
+    vbuffer::Iterator it = sub.begin();
+    uint32_t left = n;
+    vbuffer::Chunk* c = it.chunk();
+    uint32_t off = it.offset();
+    while (left > 0 && c != nullptr) {
+      if (c->kind == vbuffer::ChunkKind::data && c->size > off) {
+        const uint32_t take = std::min(left, c->size - off);
+        if (std::fwrite(c->bytes + off, 1, take, f) != take) ++write_errors_;
+        left -= take;
+      }
+      if (c->is_end()) break;
+      c = c->next;
+      off = 0;
+    }
+  } else {
+    ++write_errors_;
+  }
+  if (std::fclose(f) != 0) ++write_errors_;
+}
+
+void StreamDumpWriter::on_end(const StreamConn& conn, Dir d) {
+  // An empty stream still gets its (empty) file once it ended with a FIN.
+  const std::string path = path_of(conn, d);
+  if (FILE* f = std::fopen(path.c_str(), "ab")) std::fclose(f);
+  else ++write_errors_;
+}
+
+void StreamDumpWriter::on_close(uint64_t uid) { open_.erase(uid); }
+
+} // namespace haka::engine

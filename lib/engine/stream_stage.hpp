@@ -1,0 +1,143 @@
+// The stream stage of the tracking pipeline: per-connection reassembly of
+// both directions, the listeners of the reassembled bytes, and the release
+// of held packets (as they are, or rebuilt) into the burst's output.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "engine/counters.hpp"
+#include "engine/output_queue.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/tcp_stream.hpp"
+#include "vbuffer/vbuffer.hpp"
+
+namespace haka::engine {
+
+/// Identity of a connection for stream listeners.
+struct StreamConn {
+  uint64_t uid;      // unique per worker for its lifetime
+  uint32_t worker;   // the worker's index
+  const rte_mbuf* packet; // the packet being processed (addresses and ports; may be of either direction)
+  tcp::Dir packet_dir;    // its direction
+};
+
+/// Something that consumes reassembled bytes (the dump writer; later the Lua
+/// rules and the pattern scan). Called in order, once per byte.
+class StreamListener {
+ public:
+  virtual ~StreamListener() = default;
+  /// `n` new in-order bytes of direction `d`, from `first`.
+  virtual void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) = 0;
+  /// The direction's stream ended with a FIN (every byte before it delivered).
+  virtual void on_end(const StreamConn& conn, tcp::Dir d) = 0;
+  /// The connection's streams are gone (closed, reset, dropped, timed out).
+  virtual void on_close(uint64_t uid) = 0;
+};
+
+/// Settings of the stream stage, one per worker.
+struct StreamStageConfig {
+  tcp::StreamConfig stream;
+  uint32_t connections = 1u << 16; // connections with stream state at once (the rest are refused data: counted)
+  uint32_t chunks = 1u << 18;      // vbuffer chunk nodes (64 B each)
+  uint16_t mtu = 1500;             // rebuilt packets are split to fit
+  rte_mempool* pool = nullptr;     // mbufs for rebuilt packets and owned bytes
+  uint32_t worker = 0;
+  bool pass_through = false;       // observe: nothing dropped or rebuilt (packets still wait for marks, as Haka)
+};
+
+/// One worker's reassembly of every tracked connection.
+class StreamStage {
+ public:
+  static std::unique_ptr<StreamStage> create(const StreamStageConfig& cfg, OutputQueue& out, std::string& err);
+  ~StreamStage();
+  StreamStage(const StreamStage&) = delete;
+  StreamStage& operator=(const StreamStage&) = delete;
+
+  void add_listener(StreamListener* l) { listeners_.push_back(l); }
+
+  /// A segment the tracker accepted for connection `c`, direction `d`.
+  /// True when the stage took the packet (held, or its verdict put in the
+  /// output queue); false: the caller forwards it as it is.
+  bool on_segment(tcp::Connection& c, tcp::Dir d, rte_mbuf* m, const tcp::StepResult& r);
+  /// The connection ends: what can leave leaves, the rest is dropped (`why`).
+  void on_close(tcp::Connection& c, DropReason why);
+  /// Shutdown: every connection's streams as on_close (counted `shutdown`).
+  void close_all();
+
+  uint64_t held() const { return spool_->counters().held_now; }
+  std::size_t memory_bytes() const;
+  std::vector<CounterGroup> collect() const;
+
+ private:
+  struct Pair {
+    tcp::TcpStream dir[2];
+    uint64_t uid = 0;
+    uint32_t next_free = 0; // free list: index + 1
+    uint8_t live = 0;
+    uint8_t ended[2] = {0, 0};
+  };
+
+  StreamStage(const StreamStageConfig& cfg, OutputQueue& out);
+  Pair* pair_of(tcp::Connection& c, bool create);
+  bool start(Pair& p, const tcp::Connection& c, tcp::Dir d);
+  void release(Pair& p, tcp::Dir d);
+  void emit(rte_mbuf* m, const tcp::HeldPacket* h, vbuffer::Buffer& bytes, uint32_t seq);
+  bool rebuild(rte_mbuf* m, uint32_t seq, const vbuffer::Buffer& bytes);
+  void check_end(Pair& p, const tcp::Connection& c, tcp::Dir d, const rte_mbuf* m);
+  void drain_dropped();
+  void free_pair(tcp::Connection& c, Pair& p, DropReason why);
+
+  StreamStageConfig cfg_;
+  OutputQueue& out_;
+  std::unique_ptr<vbuffer::BufferPool> buffers_;
+  std::unique_ptr<tcp::StreamPool> spool_;
+  // Raw storage for `cap_` pairs, constructed in place as connections first
+  // carry data (pages are touched only then); `made_` are constructed.
+  Pair* pairs_ = nullptr;
+  uint32_t cap_ = 0, made_ = 0;
+  uint32_t free_ = 0;       // free list head: index + 1
+  uint64_t next_uid_ = 1;
+  std::vector<StreamListener*> listeners_;
+  struct Tallies {
+    uint64_t no_state = 0;     // data refused: no stream state left for the connection
+    uint64_t rebuilt = 0;      // packets rebuilt
+    uint64_t rebuild_failed = 0;
+    uint64_t streams_ended = 0;
+    uint64_t pairs_peak = 0, pairs_now = 0;
+  } t_;
+};
+
+/// Writes every reassembled stream as the rules see it, one file per
+/// connection and direction: <client>_<port>-<server>_<port>.<up|down>,
+/// ".2", ".3" appended for later connections on the same four-tuple. A
+/// forensic and test mode: it writes with stdio as bytes arrive.
+class StreamDumpWriter : public StreamListener {
+ public:
+  /// Creates `dir` if needed; an error names the path.
+  static std::unique_ptr<StreamDumpWriter> create(const std::string& dir, std::string& err);
+  ~StreamDumpWriter() override;
+  void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) override;
+  void on_end(const StreamConn& conn, tcp::Dir d) override;
+  void on_close(uint64_t uid) override;
+  uint64_t write_errors() const { return write_errors_; }
+
+ private:
+  explicit StreamDumpWriter(std::string dir) : dir_(std::move(dir)) {}
+  std::string path_of(const StreamConn& conn, tcp::Dir d);
+  std::string dir_;
+  struct Name {
+    std::string base; // <client>_<port>-<server>_<port>
+    uint32_t nth;     // 1 for the first connection on the four-tuple
+  };
+  std::unordered_map<uint64_t, Name> open_;        // live connections' names
+  std::unordered_map<std::string, uint32_t> used_; // four-tuple name -> connections seen on it
+  uint64_t write_errors_ = 0;
+};
+
+} // namespace haka::engine
