@@ -55,6 +55,8 @@ struct PatternInfo {
   // match the empty string, some large bounded repeats): its matches then
   // report begin = the first offset of the scanned data (0 in block mode,
   // the stream's base in stream mode), a lower bound of the true begin.
+  // (A single match longer than 2^32 bytes, past Hyperscan's SOM horizon,
+  // is reported the same way, with Match::exact_begin false.)
   bool exact_begin = false;
   uint32_t min_width = 0;          // shortest match, in bytes
   uint32_t max_width = UINT32_MAX; // longest match, UINT32_MAX when unbounded

@@ -88,7 +88,9 @@ int on_match(unsigned index, unsigned long long from, unsigned long long to, uns
   auto* frame = static_cast<Frame<F>*>(context);
   const PatternInfo& p = frame->info[index];
   ++frame->counters->matches;
-  const Match m{p.id, index, frame->base + (p.exact_begin ? from : 0), frame->base + to, p.exact_begin};
+  // Past the SOM horizon (a match longer than 2^32 bytes) Hyperscan has no begin.
+  const bool exact = p.exact_begin && from != HS_OFFSET_PAST_HORIZON;
+  const Match m{p.id, index, frame->base + (exact ? from : 0), frame->base + to, exact};
   if constexpr (std::is_void_v<std::invoke_result_t<F&, const Match&>>) {
     (*frame->fn)(m);
     return 0;
