@@ -65,6 +65,13 @@ std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, O
   std::unique_ptr<StreamStage> s(new StreamStage(cfg, out));
   s->buffers_ = std::make_unique<vbuffer::BufferPool>(cfg.pool, cfg.chunks);
   s->spool_ = std::make_unique<tcp::StreamPool>(*s->buffers_, cfg.stream);
+  // One breakpoint block per modified direction at a time (given back once
+  // acknowledged): a few thousand covers the connections rules edit at once.
+  s->offsets_ = std::make_unique<tcp::SeqOffsetPool>(cfg.modified_directions);
+  if (!s->offsets_->valid()) {
+    err = "cannot allocate sequence translation blocks";
+    return nullptr;
+  }
   // Reserved, not constructed: pages are touched only as connections carry data.
   s->cap_ = cfg.connections;
   s->pairs_ = static_cast<Pair*>(::operator new(sizeof(Pair) * s->cap_, std::align_val_t{alignof(Pair)}, std::nothrow));
@@ -95,6 +102,8 @@ StreamStage::Pair* StreamStage::pair_of(tcp::Connection& c, bool create) {
     return nullptr;
   }
   Pair& p = pairs_[i];
+  p.map[0] = tcp::SeqOffsetMap(*offsets_);
+  p.map[1] = tcp::SeqOffsetMap(*offsets_);
   p.uid = next_uid_++;
   p.next_free = 0;
   p.live = 1;
@@ -127,7 +136,12 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   }
   tcp::TcpStream& s = p->dir[idx(d)];
   tcp::TcpStream& other = p->dir[idx(tcp::opposite(d))];
-  if ((flags & tcp::tcp_flag::ack) != 0 && other.started()) other.acked(tcp::Seq{pm.tcp_ack});
+  if ((flags & tcp::tcp_flag::ack) != 0) {
+    // Acknowledgements are in the other direction's output space.
+    if (other.started()) other.acked(tcp::Seq{pm.tcp_ack});
+    p->map[idx(tcp::opposite(d))].trim(tcp::Seq{pm.tcp_ack});
+  }
+  const bool translated = c.has(tcp::conn_flag::translated);
 
   if (len == 0) {
     bool took = false;
@@ -136,6 +150,7 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
       spool_->counters().add(took ? StreamOutcome::empty_held : StreamOutcome::worker_full);
     }
     check_end(*p, c, d, m);
+    if (!took && translated) translate_headers(*p, d, m, p->map[idx(d)].to_output(tcp::Seq{pm.tcp_seq}));
     return took;
   }
   if (!start(*p, c, d)) {
@@ -147,7 +162,10 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
 
   const tcp::Seq seq{pm.tcp_seq};
   const tcp::Seq receiver_acked = c.endpoint(tcp::opposite(d)).max_ack;
-  tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, false, seq, seq + len);
+  const tcp::SeqOffsetMap& map = p->map[idx(d)];
+  const bool modified = !map.empty();
+  tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
+                             modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len);
   drain_dropped();
   if (a.new_bytes > 0) {
     spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;
@@ -157,12 +175,15 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   switch (tcp::stream_verdict(a.outcome)) {
     case StreamVerdict::held:
       check_end(*p, c, d, m);
-      release(*p, d);
+      release(c, *p, d);
       return true;
-    case StreamVerdict::forward: return false;
+    case StreamVerdict::forward:
+      if (translated) translate_headers(*p, d, m, map.to_output(seq));
+      return false;
     case StreamVerdict::rebuild:
       if (cfg_.pass_through) return false;
-      if (rebuild(m, pm.tcp_seq, a.normalised)) {
+      if (translated) translate_headers(*p, d, m, map.to_output(seq)); // SACK and ack of the template
+      if (rebuild(m, map.to_output(seq).value(), net::meta(m).tcp_ack, a.normalised)) {
         out_.drop(m, DropReason::stream_replaced);
         return true;
       }
@@ -190,14 +211,13 @@ void StreamStage::check_end(Pair& p, const tcp::Connection& c, Dir d, const rte_
   for (StreamListener* l : listeners_) l->on_end(conn, d);
 }
 
-void StreamStage::release(Pair& p, Dir d) {
+void StreamStage::release(tcp::Connection& c, Pair& p, Dir d) {
   tcp::TcpStream& s = p.dir[idx(d)];
   tcp::Released r;
   while (s.release(*spool_, r)) {
     tcp::HeldPacket* h = r.held;
     if (h != nullptr) {
-      emit(h->m, h, r.bytes, h->seq.value());
-      s.keep(*spool_, r.bytes, h->seq);
+      emit(c, p, d, h, r.bytes);
       spool_->free_held(h);
     }
     r.bytes.release();
@@ -205,18 +225,70 @@ void StreamStage::release(Pair& p, Dir d) {
   }
 }
 
-void StreamStage::emit(rte_mbuf* m, const tcp::HeldPacket* h, vbuffer::Buffer& bytes, uint32_t seq) {
+void StreamStage::translate_headers(Pair& p, Dir d, rte_mbuf* m, tcp::Seq out_seq) {
   const net::PacketMeta& pm = net::meta(m);
-  if (cfg_.pass_through || (h->len == pm.payload_len && seq == pm.tcp_seq &&
-                            is_own_payload(bytes, m, pm.payload_offset, pm.payload_len))) [[likely]] {
-    out_.forward(m);
-    return;
-  }
-  if (rebuild(m, seq, bytes)) out_.drop(m, DropReason::stream_replaced);
-  else out_.drop(m, DropReason::stream_refused);
+  const tcp::SeqOffsetMap& back = p.map[idx(tcp::opposite(d))];
+  const uint32_t ack = (pm.tcp_flags & tcp::tcp_flag::ack) != 0 ? back.to_original(tcp::Seq{pm.tcp_ack}).value()
+                                                                  : pm.tcp_ack;
+  if (out_seq.value() != pm.tcp_seq || ack != pm.tcp_ack) net::set_seq_ack(m, out_seq.value(), ack, false);
+  if (pm.sack_count != 0)
+    net::translate_sack(
+        m,
+        [&](uint32_t e, bool left) {
+          return (left ? back.to_original_left_edge(tcp::Seq{e}) : back.to_original(tcp::Seq{e})).value();
+        },
+        false);
+  ++t_.translated_packets;
 }
 
-bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, const vbuffer::Buffer& bytes) {
+tcp::Seq StreamStage::ack_to_original(tcp::Connection& c, Dir d, tcp::Seq ack) {
+  if (c.streams == 0) return ack;
+  return pairs_[c.streams - 1].map[idx(tcp::opposite(d))].to_original(ack);
+}
+
+void StreamStage::translate(tcp::Connection& c, Dir d, rte_mbuf* m) {
+  if (c.streams == 0 || cfg_.pass_through) return;
+  Pair& p = pairs_[c.streams - 1];
+  translate_headers(p, d, m, p.map[idx(d)].to_output(tcp::Seq{net::meta(m).tcp_seq}));
+}
+
+void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket* h, vbuffer::Buffer& bytes) {
+  rte_mbuf* m = h->m;
+  const net::PacketMeta& pm = net::meta(m);
+  tcp::TcpStream& s = p.dir[idx(d)];
+  if (cfg_.pass_through) {
+    out_.forward(m);
+    s.keep(*spool_, bytes, h->seq);
+    return;
+  }
+  tcp::SeqOffsetMap& map = p.map[idx(d)];
+  const tcp::Seq out_seq = map.to_output(h->seq);
+  const auto out_len = static_cast<uint32_t>(bytes.size());
+  if (out_len != h->len) {
+    if (!map.record(h->seq, h->len, out_len)) {
+      // The translation would no longer be exact: nothing more of this
+      // connection can leave correctly (counted; the rules' edit is lost).
+      ++t_.translation_lost;
+      out_.drop(m, DropReason::stream_refused);
+      return;
+    }
+    c.flags |= tcp::conn_flag::translated;
+  }
+  const bool translated = c.has(tcp::conn_flag::translated);
+  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq &&
+      is_own_payload(bytes, m, pm.payload_offset, pm.payload_len)) [[likely]] {
+    if (translated) translate_headers(p, d, m, out_seq);
+    out_.forward(m);
+  } else {
+    if (translated) translate_headers(p, d, m, out_seq); // ack and SACK of the template
+    const uint32_t ack = net::meta(m).tcp_ack;
+    if (rebuild(m, out_seq.value(), ack, bytes)) out_.drop(m, DropReason::stream_replaced);
+    else out_.drop(m, DropReason::stream_refused);
+  }
+  s.keep(*spool_, bytes, out_seq);
+}
+
+bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, uint32_t ack, const vbuffer::Buffer& bytes) {
   const net::PacketMeta& pm = net::meta(m);
   std::array<std::span<const uint8_t>, 64> pieces;
   std::size_t n = 0;
@@ -231,7 +303,7 @@ bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, const vbuffer::Buffer& byte
   const uint32_t headers = static_cast<uint32_t>(pm.ip_hdr_len) + pm.tcp_hdr_len;
   const uint16_t max_payload = static_cast<uint16_t>(cfg_.mtu > headers + 1 ? cfg_.mtu - headers : 1);
   std::array<rte_mbuf*, 64> made{};
-  const int k = net::build_segments(cfg_.pool, m, seq, pm.tcp_ack, std::span(pieces.data(), n), max_payload, false,
+  const int k = net::build_segments(cfg_.pool, m, seq, ack, std::span(pieces.data(), n), max_payload, false,
                                     std::span(made));
   if (k <= 0) {
     ++t_.rebuild_failed;
@@ -252,10 +324,12 @@ void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why) {
   for (Dir d : {Dir::up, Dir::down}) {
     tcp::TcpStream& s = p.dir[idx(d)];
     if (!s.started()) continue;
-    release(p, d); // what nothing holds still leaves
+    release(c, p, d); // what nothing holds still leaves
     s.clear(*spool_, [&](rte_mbuf* m) { out_.drop(m, why); });
   }
   for (StreamListener* l : listeners_) l->on_close(p.uid);
+  p.map[0].reset();
+  p.map[1].reset();
   const uint32_t i = c.streams - 1;
   p.live = 0;
   p.next_free = free_;
@@ -275,6 +349,7 @@ void StreamStage::close_all() {
     if (!p.live) continue;
     tcp::Connection fake{};
     fake.streams = i + 1;
+    if (!p.map[0].empty() || !p.map[1].empty()) fake.flags = tcp::conn_flag::translated;
     free_pair(fake, p, DropReason::shutdown);
   }
 }
@@ -293,6 +368,8 @@ std::vector<CounterGroup> StreamStage::collect() const {
               {"no_stream_state", t_.no_state},
               {"rebuilt", t_.rebuilt},
               {"rebuild_failed", t_.rebuild_failed},
+              {"translated_packets", t_.translated_packets},
+              {"translation_lost", t_.translation_lost},
               {"streams_ended", t_.streams_ended},
               {"connections_peak", t_.pairs_peak}};
   for (std::size_t o = 0; o < tcp::stream_outcome_count; ++o)

@@ -14,6 +14,7 @@
 #include "engine/counters.hpp"
 #include "engine/output_queue.hpp"
 #include "tcp/connection.hpp"
+#include "tcp/seq_offset_map.hpp"
 #include "tcp/tcp_stream.hpp"
 #include "vbuffer/vbuffer.hpp"
 
@@ -46,6 +47,7 @@ struct StreamStageConfig {
   uint32_t connections = 1u << 16; // connections with stream state at once (the rest are refused data: counted)
   uint32_t chunks = 1u << 18;      // vbuffer chunk nodes (64 B each)
   uint16_t mtu = 1500;             // rebuilt packets are split to fit
+  uint32_t modified_directions = 4096; // stream directions with unacknowledged length edits at once
   rte_mempool* pool = nullptr;     // mbufs for rebuilt packets and owned bytes
   uint32_t worker = 0;
   bool pass_through = false;       // observe: nothing dropped or rebuilt (packets still wait for marks, as Haka)
@@ -65,6 +67,13 @@ class StreamStage {
   /// True when the stage took the packet (held, or its verdict put in the
   /// output queue); false: the caller forwards it as it is.
   bool on_segment(tcp::Connection& c, tcp::Dir d, rte_mbuf* m, const tcp::StepResult& r);
+  /// A packet of a connection whose streams were modified (conn_flag::translated)
+  /// that leaves without going through a stream (pure ACK, RST, FIN,
+  /// retransmission): its seq, ack and SACK blocks are translated in place.
+  void translate(tcp::Connection& c, tcp::Dir d, rte_mbuf* m);
+  /// The packet's ACK (of the other direction's bytes, as its receiver got
+  /// them) in the other direction's original space, for the tracker.
+  tcp::Seq ack_to_original(tcp::Connection& c, tcp::Dir d, tcp::Seq ack);
   /// The connection ends: what can leave leaves, the rest is dropped (`why`).
   void on_close(tcp::Connection& c, DropReason why);
   /// Shutdown: every connection's streams as on_close (counted `shutdown`).
@@ -77,6 +86,7 @@ class StreamStage {
  private:
   struct Pair {
     tcp::TcpStream dir[2];
+    tcp::SeqOffsetMap map[2]; // original -> output, per direction (empty until rules change a length)
     uint64_t uid = 0;
     uint32_t next_free = 0; // free list: index + 1
     uint8_t live = 0;
@@ -86,9 +96,10 @@ class StreamStage {
   StreamStage(const StreamStageConfig& cfg, OutputQueue& out);
   Pair* pair_of(tcp::Connection& c, bool create);
   bool start(Pair& p, const tcp::Connection& c, tcp::Dir d);
-  void release(Pair& p, tcp::Dir d);
-  void emit(rte_mbuf* m, const tcp::HeldPacket* h, vbuffer::Buffer& bytes, uint32_t seq);
-  bool rebuild(rte_mbuf* m, uint32_t seq, const vbuffer::Buffer& bytes);
+  void release(tcp::Connection& c, Pair& p, tcp::Dir d);
+  void emit(tcp::Connection& c, Pair& p, tcp::Dir d, const tcp::HeldPacket* h, vbuffer::Buffer& bytes);
+  bool rebuild(rte_mbuf* m, uint32_t seq, uint32_t ack, const vbuffer::Buffer& bytes);
+  void translate_headers(Pair& p, tcp::Dir d, rte_mbuf* m, tcp::Seq out_seq);
   void check_end(Pair& p, const tcp::Connection& c, tcp::Dir d, const rte_mbuf* m);
   void drain_dropped();
   void free_pair(tcp::Connection& c, Pair& p, DropReason why);
@@ -97,6 +108,7 @@ class StreamStage {
   OutputQueue& out_;
   std::unique_ptr<vbuffer::BufferPool> buffers_;
   std::unique_ptr<tcp::StreamPool> spool_;
+  std::unique_ptr<tcp::SeqOffsetPool> offsets_;
   // Raw storage for `cap_` pairs, constructed in place as connections first
   // carry data (pages are touched only then); `made_` are constructed.
   Pair* pairs_ = nullptr;
@@ -108,6 +120,8 @@ class StreamStage {
     uint64_t no_state = 0;     // data refused: no stream state left for the connection
     uint64_t rebuilt = 0;      // packets rebuilt
     uint64_t rebuild_failed = 0;
+    uint64_t translation_lost = 0; // a modified packet the offset map could not record: connection's data dropped
+    uint64_t translated_packets = 0;
     uint64_t streams_ended = 0;
     uint64_t pairs_peak = 0, pairs_now = 0;
   } t_;

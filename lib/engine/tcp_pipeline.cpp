@@ -320,7 +320,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
                                       uint32_t slot, rte_mbuf* m) {
   const net::PacketMeta& pm = net::meta(m);
   const uint64_t now = pm.timestamp_ns;
-  const tcp::SegmentView seg = tcp::segment_from(pm);
+  tcp::SegmentView seg = tcp::segment_from(pm);
 
   // Two passes at most: a restart ends the connection on the first and opens
   // the next one with the same segment on the second.
@@ -342,7 +342,11 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     tcp::Connection& c = conns_[slot];
     const tcp::Dir dir = to_tcp(table.direction(slot, swapped));
     tcp::StepResult r;
-    if (tcp::detail::step_in_order(c, dir, seg, now, cfg_.tcp, r)) [[likely]] {
+    const bool translated = c.has(tcp::conn_flag::translated);
+    // Rules changed a stream's length: the peer acknowledges in output
+    // space, the tracker works in the sender's original space.
+    if (translated && seg.has(tcp::tcp_flag::ack)) seg.ack = stage_->ack_to_original(c, dir, seg.ack);
+    if (!translated && tcp::detail::step_in_order(c, dir, seg, now, cfg_.tcp, r)) [[likely]] {
       // What tcp::step() does first, open-coded so the known result
       // (accepted, forwarded, no policy, no event) folds into one counter
       // increment instead of a 6-byte result spilled and reloaded per packet.
@@ -361,7 +365,10 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     }
     // The streams end with the connection: what can leave leaves before
     // this segment (e.g. the RST), the rest is dropped.
-    if (stage_ && r.has(tcp::tcp_event::end_connection)) stage_->on_close(c, DropReason::connection_dropped);
+    if (stage_ && r.has(tcp::tcp_event::end_connection)) {
+      if (translated && r.forward) stage_->translate(c, dir, m);
+      stage_->on_close(c, DropReason::connection_dropped);
+    }
     // Timers move only when the state does: a deadline pushed later by
     // ordinary traffic is found at expiry (timer_not_due) and re-armed then.
     if (r.has(tcp::tcp_event::finished)) close_slot(slot);
@@ -370,7 +377,12 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     if (!r.forward)
       return refuse(r.outcome == tcp::SegmentOutcome::after_close ? DropReason::connection_dropped
                                                                   : DropReason::tcp_invalid);
-    if (stage_ && !r.has(tcp::tcp_event::finished) && stage_->on_segment(c, dir, m, r)) return taken();
+    if (stage_ && !r.has(tcp::tcp_event::finished)) {
+      if (stage_->on_segment(c, dir, m, r)) return taken();
+      // SYN, RST and keep-alive segments do not reach the streams' own translation.
+      if (translated && (seg.flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0) stage_->translate(c, dir, m);
+      else if (translated && r.outcome == tcp::SegmentOutcome::keepalive) stage_->translate(c, dir, m);
+    }
     return Fate{};
   }
   return Fate{};

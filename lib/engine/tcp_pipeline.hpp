@@ -72,6 +72,11 @@ class TcpPipeline {
     count_fragments(out);
   }
 
+  /// Adds a consumer of the reassembled bytes (no-op without reassembly).
+  void add_stream_listener(StreamListener* l) {
+    if (stage_) stage_->add_listener(l);
+  }
+
   uint64_t held() const;
   /// Bytes of tracking state: flow tables, timers, connection states.
   std::size_t memory_bytes() const;

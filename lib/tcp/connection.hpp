@@ -226,6 +226,7 @@ inline constexpr uint8_t liberal = 1 << 3;      // picked up midstream: window a
 inline constexpr uint8_t scaling = 1 << 4;      // both SYNs carried window scale: windows are scaled
 inline constexpr uint8_t simultaneous = 1 << 5; // opened by simultaneous open
 inline constexpr uint8_t ended = 1 << 6;        // end_connection was signalled
+inline constexpr uint8_t translated = 1 << 7;   // rules changed a stream's length: seq/ack numbers are translated (the engine's)
 } // namespace conn_flag
 
 /// The tracker's whole state for one connection: a plain value, copied and

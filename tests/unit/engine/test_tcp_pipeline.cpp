@@ -302,3 +302,135 @@ TEST_F(TcpPipelineTest, OversizedReassembledDatagramLeavesRefragmented) {
 
 } // namespace
 } // namespace haka::engine
+
+namespace haka::engine {
+namespace {
+
+// The fields of a packet the engine sent, decoded again.
+struct Sent {
+  bool from_client;
+  uint32_t seq, ack;
+  std::string payload;
+};
+
+std::vector<Sent> decode_sent(const std::vector<rte_mbuf*>& kept, const Conversation& c) {
+  std::vector<Sent> out;
+  for (rte_mbuf* m : kept) {
+    net::DecodeConfig dc;
+    net::decode(m, dc);
+    const net::PacketMeta& pm = net::meta(m);
+    EXPECT_EQ(net::outcome(pm), net::DecodeOutcome::tcp) << "rebuilt packets decode with good checksums";
+    uint16_t sport = 0, dport = 0;
+    net::tcp_ports(m, sport, dport);
+    std::string p(pm.payload_len, '\0');
+    if (pm.payload_len)
+      std::memcpy(p.data(), rte_pktmbuf_read(m, pm.payload_offset, pm.payload_len, p.data()), pm.payload_len);
+    out.push_back({sport == c.up.sport, pm.tcp_seq, pm.tcp_ack, p});
+  }
+  return out;
+}
+
+// A consumer that inserts "XX" before the first byte of the client's stream
+// and erases the server's third and fourth bytes, as a Haka rule would.
+struct Editor : StreamListener {
+  std::string seen[2];
+  int ends = 0, closes = 0;
+  void on_data(const StreamConn&, tcp::Dir d, vbuffer::Iterator first, uint32_t n) override {
+    std::string s(n, '\0');
+    vbuffer::Iterator it = first;
+    vbuffer::Sub sub;
+    ASSERT_EQ(it.sub(n, false, sub), vbuffer::Error::ok);
+    std::size_t got = 0;
+    sub.read(std::span(reinterpret_cast<uint8_t*>(s.data()), n), got);
+    const bool first_call = seen[static_cast<int>(d)].empty();
+    seen[static_cast<int>(d)] += s;
+    if (!first_call) return;
+    if (d == tcp::Dir::up) {
+      vbuffer::Buffer ins;
+      const uint8_t xx[] = {'X', 'X'};
+      ASSERT_EQ(vbuffer::Buffer::from(*first.pool(), xx, ins), vbuffer::Error::ok);
+      vbuffer::Iterator at = first;
+      ASSERT_EQ(at.insert(ins), vbuffer::Error::ok);
+    } else {
+      vbuffer::Iterator at = first;
+      ASSERT_EQ(at.advance(2), vbuffer::Error::ok);
+      vbuffer::Sub two;
+      ASSERT_EQ(at.sub(2, true, two), vbuffer::Error::ok);
+      ASSERT_EQ(two.erase(), vbuffer::Error::ok);
+    }
+  }
+  void on_end(const StreamConn&, tcp::Dir) override { ++ends; }
+  void on_close(uint64_t) override { ++closes; }
+};
+
+TEST_F(TcpPipelineTest, EditedStreamsLeaveRebuiltAndSequenceNumbersAreTranslated) {
+  Harness h;
+  Editor ed;
+  h.proc->add_stream_listener(&ed);
+  std::vector<rte_mbuf*> kept;
+  h.io.keep = &kept;
+  Conversation c(40100);
+  const uint32_t C = c.cseq + 1, S = c.sseq + 1;
+  const uint64_t t = 100 * sec;
+  h.run({c.seg(true, 0x02, c.cseq, 0, 0, t), c.seg(false, 0x12, c.sseq, C, 0, t + 1),
+         c.seg(true, 0x10, C, S, 0, t + 2),
+         c.seg(true, 0x18, C, S, 10, t + 3),       // up bytes [0,10): "XX" inserted before them
+         c.seg(true, 0x18, C + 10, S, 5, t + 4),   // up [10,15): seq +2
+         c.seg(false, 0x18, S, C + 17, 8, t + 5),  // server acks all 17 output bytes; down [0,8) loses 2 bytes
+         c.seg(true, 0x10, C + 15, S + 6, 0, t + 6), // client acks the 6 output bytes: 8 original
+         c.seg(true, 0x11, C + 15, S + 6, 0, t + 7), c.seg(false, 0x11, S + 8, C + 18, 0, t + 8),
+         c.seg(true, 0x10, C + 16, S + 7, 0, t + 9)});
+  std::vector<Sent> out = decode_sent(kept, c);
+  ASSERT_EQ(out.size(), 10u);
+  EXPECT_EQ(out[3].seq, C);
+  EXPECT_EQ(out[3].payload, "XXpppppppppp");
+  EXPECT_EQ(out[4].seq, C + 12);
+  EXPECT_EQ(out[4].payload, "ppppp");
+  EXPECT_EQ(out[5].seq, S);
+  EXPECT_EQ(out[5].ack, C + 15) << "the server's ack of 17 output bytes is 15 original ones";
+  EXPECT_EQ(out[5].payload, "pppppp");
+  EXPECT_EQ(out[6].ack, S + 8) << "the client's ack of 6 output bytes is 8 original ones";
+  EXPECT_EQ(out[7].seq, C + 17) << "the client's FIN after 15 original bytes is at 17 in output";
+  EXPECT_EQ(out[8].seq, S + 6);
+  EXPECT_EQ(out[8].ack, C + 16);
+  EXPECT_EQ(out[9].ack, S + 9) << "the ack of the FIN at output S+6 is of the original FIN at S+8";
+  EXPECT_EQ(ed.seen[0], std::string(15, 'p'));
+  EXPECT_EQ(ed.seen[1], std::string(8, 'p'));
+  EXPECT_EQ(ed.ends, 2);
+  EXPECT_EQ(ed.closes, 1);
+  EXPECT_EQ(h.group("connections")["closed_fin"], 1u) << "the tracker followed the translated numbers";
+  EXPECT_EQ(h.group("tcp")["tcp_bad_ack"], 0u);
+  CounterSnapshot s = h.counters.snapshot();
+  EXPECT_TRUE(s.balanced());
+  EXPECT_EQ(h.dropped(DropReason::stream_replaced), 2u);
+  EXPECT_EQ(s.injected, 2u);
+  for (rte_mbuf* m : kept) rte_pktmbuf_free(m);
+}
+
+TEST_F(TcpPipelineTest, OutOfOrderSegmentsAreHeldThenLeaveInOrder) {
+  Harness h;
+  Editor ed;
+  h.proc->add_stream_listener(&ed);
+  std::vector<rte_mbuf*> kept;
+  h.io.keep = &kept;
+  Conversation c(40101);
+  const uint32_t C = c.cseq + 1, S = c.sseq + 1;
+  const uint64_t t = 100 * sec;
+  h.run({c.seg(true, 0x02, c.cseq, 0, 0, t), c.seg(false, 0x12, c.sseq, C, 0, t + 1),
+         c.seg(true, 0x10, C, S, 0, t + 2),
+         c.seg(true, 0x18, C + 10, S, 10, t + 3), // a gap of 10
+         c.seg(true, 0x18, C + 20, S, 10, t + 4),
+         c.seg(true, 0x18, C, S, 10, t + 5)});    // fills it
+  std::vector<Sent> out = decode_sent(kept, c);
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out[3].seq, C) << "the held segments leave after the one that filled the gap, in order";
+  EXPECT_EQ(out[4].seq, C + 10 + 2);
+  EXPECT_EQ(out[5].seq, C + 20 + 2);
+  EXPECT_EQ(out[3].payload, "XX" + std::string(10, 'p'));
+  EXPECT_EQ(h.group("streams")["out_of_order"], 2u);
+  EXPECT_TRUE(h.counters.snapshot().balanced());
+  for (rte_mbuf* m : kept) rte_pktmbuf_free(m);
+}
+
+} // namespace
+} // namespace haka::engine
