@@ -3,6 +3,16 @@
 
 namespace haka::match {
 
+const char* message(ScanStatus s) {
+  switch (s) {
+#define X(id, text) \
+  case ScanStatus::id: return text;
+#include "match/scan_status.def"
+#undef X
+  }
+  return "unknown scan status";
+}
+
 ScanStatus StreamScanner::open_or_status(const Database& db, Scanner& scanner) {
   switch (state()) {
     case State::stopped: return ScanStatus::stopped;

@@ -38,14 +38,15 @@ struct Match {
 /// (always more).
 enum class Next : uint8_t { more, stop };
 
-/// Outcome of a scan call.
+/// Outcome of a scan call (scan_status.def).
 enum class ScanStatus : uint8_t {
-  ok,        // scanned (or nothing to do)
-  stopped,   // a callback asked to stop, now or earlier: the stream is closed
-  no_memory, // the stream could not be opened (slab exhausted): bytes not scanned
-  finished,  // the stream was already closed (close() or discard())
-  error,     // Hyperscan failed (scratch in use by the calling callback, bad database)
+#define X(id, text) id,
+#include "match/scan_status.def"
+#undef X
 };
+
+/// The message of a scan outcome.
+const char* message(ScanStatus s);
 
 /// One worker's matching context: its Hyperscan scratch, its slab of stream
 /// states and its counters. Create it on any thread; use it from the worker.

@@ -190,6 +190,7 @@ TEST(StreamSlab, ExhaustionRefusesNewStreamsAndCountsThem) {
   EXPECT_EQ(sc->slab().available(), 0u);
   EXPECT_EQ(c.scan(*db, *sc, bytes("abc"), rec), ScanStatus::no_memory);
   EXPECT_EQ(c.state(), StreamScanner::State::failed);
+  EXPECT_STREQ(message(ScanStatus::no_memory), "memory error: stream state slab exhausted");
   EXPECT_EQ(c.scan(*db, *sc, bytes("abcd"), rec), ScanStatus::no_memory); // stays failed
   const MatchCounters& k = sc->counters();
   EXPECT_EQ(k.alloc_failures, 1u);
