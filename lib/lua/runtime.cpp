@@ -1,0 +1,487 @@
+#include "lua/runtime.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+#include <lua.hpp>
+
+#include "haka_config.h"
+#include "lua/abi.hpp"
+#include "lua/packet.hpp"
+
+namespace haka::lua {
+
+namespace {
+
+// Instructions between two count-hook calls: the bound is checked this often.
+constexpr int kHookEvery = 10000;
+
+// The runtime of a VM (one VM per runtime), for the hook and the C functions.
+Runtime* runtime_of(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "haka.runtime");
+  auto* rt = static_cast<Runtime*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  return rt;
+}
+
+void count_hook(lua_State* L, lua_Debug*) { runtime_of(L)->instruction_tick(L); }
+
+std::string_view arg_view(lua_State* L, int i) {
+  std::size_t n = 0;
+  const char* s = lua_tolstring(L, i, &n);
+  return s != nullptr ? std::string_view(s, n) : std::string_view();
+}
+
+// __haka_host_log(level, section, message)
+int host_log(lua_State* L) {
+  auto lvl = static_cast<LogLevel>(luaL_checkinteger(L, 1));
+  if (static_cast<int>(lvl) > 3) lvl = LogLevel::error;
+  runtime_of(L)->host().log(lvl, arg_view(L, 2), arg_view(L, 3));
+  return 0;
+}
+
+// __haka_host_print(line)
+int host_print(lua_State* L) {
+  runtime_of(L)->host().print(arg_view(L, 1));
+  return 0;
+}
+
+// __haka_host_now() -> seconds (number)
+int host_now(lua_State* L) {
+  lua_pushnumber(L, static_cast<double>(runtime_of(L)->host().now_ns()) / 1e9);
+  return 1;
+}
+
+// Reads a list of {kind = 'address'|'service', text = ...} items at table index `t`.
+std::size_t alert_items(lua_State* L, int t, AlertItem* out, std::size_t cap) {
+  std::size_t n = 0;
+  if (!lua_istable(L, t)) return 0;
+  for (int i = 1; n < cap; ++i) {
+    lua_rawgeti(L, t, i);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    lua_getfield(L, -1, "kind");
+    lua_getfield(L, -2, "text");
+    std::string_view kind = arg_view(L, -2);
+    out[n].kind = kind == "service" ? AlertItem::Kind::service : AlertItem::Kind::address;
+    out[n].text = arg_view(L, -1); // the string stays referenced by the item table, itself in `t`
+    lua_pop(L, 3);
+    ++n;
+  }
+  return n;
+}
+
+// __haka_host_alert{description=, severity=, confidence=, sources={items}, targets={items}}
+int host_alert(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  Runtime* rt = runtime_of(L);
+  AlertInfo a;
+  a.time_ns = rt->host().now_ns();
+  lua_getfield(L, 1, "description");
+  lua_getfield(L, 1, "severity");
+  lua_getfield(L, 1, "confidence");
+  lua_getfield(L, 1, "sources");
+  lua_getfield(L, 1, "targets");
+  a.description = arg_view(L, 2);
+  a.severity = arg_view(L, 3);
+  a.confidence = arg_view(L, 4);
+  AlertItem src[16], dst[16];
+  a.sources = std::span<const AlertItem>(src, alert_items(L, 5, src, 16));
+  a.targets = std::span<const AlertItem>(dst, alert_items(L, 6, dst, 16));
+  rt->host().alert(a);
+  lua_settop(L, 1);
+  return 0;
+}
+
+// __haka_flow_action(slot, gen, action, dir): a classic C function, not an
+// FFI call, so the host may re-enter the runtime (e.g. fire end_connection).
+int flow_action(lua_State* L) {
+  int rc = abi_table()->flow_action(runtime_of(L), static_cast<uint32_t>(luaL_checkinteger(L, 1)),
+                                    static_cast<uint32_t>(luaL_checkinteger(L, 2)), static_cast<int>(luaL_checkinteger(L, 3)),
+                                    static_cast<int>(luaL_optinteger(L, 4, -1)));
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+// __haka_pkt_action(slot, gen, action): same reason.
+int pkt_action(lua_State* L) {
+  int rc = abi_table()->pkt_action(runtime_of(L), static_cast<uint32_t>(luaL_checkinteger(L, 1)),
+                                   static_cast<uint32_t>(luaL_checkinteger(L, 2)), static_cast<int>(luaL_checkinteger(L, 3)));
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+} // namespace
+
+const char* level_name(LogLevel l) {
+  switch (l) {
+  case LogLevel::debug: return "debug";
+  case LogLevel::info: return "info";
+  case LogLevel::warning: return "warning";
+  case LogLevel::error: return "error";
+  }
+  return "error";
+}
+
+std::string format_alert_text(const AlertInfo& a) {
+  std::string s = "alert: id = = <>\n";
+  if (!a.severity.empty()) s.append("\tseverity = ").append(a.severity).append("\n");
+  if (!a.confidence.empty()) s.append("\tconfidence = ").append(a.confidence).append("\n");
+  s.append("\tdescription = ").append(a.description).append("\n");
+  auto list = [&s](const char* name, std::span<const AlertItem> items) {
+    if (items.empty()) return;
+    s.append("\t").append(name).append(" = {\n");
+    for (const AlertItem& i : items)
+      s.append(i.kind == AlertItem::Kind::service ? "\t\tservice: " : "\t\taddress: ").append(i.text).append("\n");
+    s.append("\t}\n");
+  };
+  list("sources", a.sources);
+  list("targets", a.targets);
+  return s;
+}
+
+Runtime::Runtime(const RuntimeConfig& cfg, Host& host) : host_(host), cfg_(cfg), pool_(cfg.pool) {}
+
+Runtime::~Runtime() {
+  // The VM first: its finalizers give buffers back while the slots still exist.
+  if (L_ != nullptr) lua_close(L_);
+  for (auto& b : buffers_) b.release();
+}
+
+std::unique_ptr<Runtime> Runtime::create(const RuntimeConfig& cfg, Host& host, std::string& err) {
+  std::unique_ptr<Runtime> rt(new Runtime(cfg, host));
+  if (cfg.lua_dir.empty()) rt->cfg_.lua_dir = HAKA_DPDK_SOURCE_LUA_DIR;
+  if (cfg.max_flows == 0 || cfg.max_flows >= UINT32_MAX) {
+    err = "max_flows must be 1..2^32-2";
+    return nullptr;
+  }
+  rt->flows_.resize(cfg.max_flows);
+  for (uint32_t i = 0; i < cfg.max_flows; ++i) rt->flows_[i].next_free = i + 1 < cfg.max_flows ? i + 1 : UINT32_MAX;
+  rt->flow_free_ = 0;
+  rt->buffers_.resize(cfg.max_buffers);
+  rt->buffer_gen_.assign(cfg.max_buffers, 1);
+  rt->buffer_free_.reserve(cfg.max_buffers);
+  for (uint32_t i = cfg.max_buffers; i > 0; --i) rt->buffer_free_.push_back(i - 1);
+  rt->tick_limit_ = cfg.instruction_limit == 0 ? 0 : (cfg.instruction_limit + kHookEvery - 1) / kHookEvery;
+  if (!rt->boot(err)) return nullptr;
+  for (const std::string& f : cfg.rule_files)
+    if (!rt->load_rule(f, err)) return nullptr;
+  // Listener mask and streamed flag, now that every rule is registered.
+  lua_rawgeti(rt->L_, LUA_REGISTRYINDEX, rt->ref_dispatch_);
+  lua_getfield(rt->L_, -1, "listener_mask");
+  if (lua_pcall(rt->L_, 0, 2, 0) != 0) {
+    err = std::string("listener mask: ") + lua_tostring(rt->L_, -1);
+    return nullptr;
+  }
+  rt->mask_ = static_cast<uint32_t>(lua_tointeger(rt->L_, -2));
+  rt->has_streamed_ = lua_toboolean(rt->L_, -1) != 0;
+  lua_settop(rt->L_, 0);
+  return rt;
+}
+
+bool Runtime::boot(std::string& err) {
+  L_ = luaL_newstate();
+  if (L_ == nullptr) {
+    err = "cannot create a Lua state";
+    return false;
+  }
+  luaL_openlibs(L_);
+  lua_pushlightuserdata(L_, this);
+  lua_setfield(L_, LUA_REGISTRYINDEX, "haka.runtime");
+  lua_pushlightuserdata(L_, this);
+  lua_setglobal(L_, "__haka_rt");
+  lua_pushlightuserdata(L_, const_cast<hk_api*>(abi_table()));
+  lua_setglobal(L_, "__haka_api");
+  lua_pushstring(L_, kAbiCdef);
+  lua_setglobal(L_, "__haka_cdef");
+  lua_pushstring(L_, cfg_.lua_dir.c_str());
+  lua_setglobal(L_, "__haka_lua_dir");
+  lua_pushcfunction(L_, host_log);
+  lua_setglobal(L_, "__haka_host_log");
+  lua_pushcfunction(L_, host_print);
+  lua_setglobal(L_, "__haka_host_print");
+  lua_pushcfunction(L_, host_now);
+  lua_setglobal(L_, "__haka_host_now");
+  lua_pushcfunction(L_, host_alert);
+  lua_setglobal(L_, "__haka_host_alert");
+  lua_pushcfunction(L_, flow_action);
+  lua_setglobal(L_, "__haka_flow_action");
+  lua_pushcfunction(L_, pkt_action);
+  lua_setglobal(L_, "__haka_pkt_action");
+
+  std::string boot = cfg_.lua_dir + "/haka/boot.lua";
+  if (luaL_loadfile(L_, boot.c_str()) != 0 || lua_pcall(L_, 0, 1, 0) != 0) {
+    err = std::string("loading the Lua API: ") + lua_tostring(L_, -1);
+    return false;
+  }
+  if (!lua_istable(L_, -1)) {
+    err = "haka/boot.lua did not return its dispatch table";
+    return false;
+  }
+  ref_dispatch_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+  // Rule code runs under the count hook (interpreted unless jit_rules).
+  if (tick_limit_ != 0) lua_sethook(L_, count_hook, LUA_MASKCOUNT, kHookEvery);
+  return true;
+}
+
+bool Runtime::load_rule(const std::string& path, std::string& err) {
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);
+  lua_getfield(L_, -1, "load_rule");
+  lua_pushlstring(L_, path.data(), path.size());
+  lua_pushboolean(L_, cfg_.jit_rules);
+  ticks_ = 0;
+  limit_hit_ = false;
+  if (lua_pcall(L_, 2, 2, 0) != 0) {
+    err = lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "unknown error";
+    lua_settop(L_, 0);
+    return false;
+  }
+  bool ok = lua_toboolean(L_, -2) != 0;
+  if (!ok) err = lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "unknown error";
+  lua_settop(L_, 0);
+  return ok;
+}
+
+void Runtime::instruction_tick(lua_State* L) {
+  if (tick_limit_ == 0 || limit_hit_) return;
+  if (++ticks_ <= tick_limit_) return;
+  limit_hit_ = true;
+  luaL_error(L, "instruction limit exceeded (%llu instructions)",
+             static_cast<unsigned long long>(cfg_.instruction_limit));
+}
+
+Status Runtime::call(int fn_index, int nargs) {
+  // Stack: dispatch table, function, nargs arguments. The Lua side returns
+  // (true) or (false, message).
+  ++counters_.calls;
+  ticks_ = 0;
+  limit_hit_ = false;
+  Status st = Status::ok;
+  if (lua_pcall(L_, nargs, 2, 0) != 0) {
+    // An error outside the per-listener protection (the API itself).
+    host_.log(LogLevel::error, "lua", lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "error");
+    st = Status::error;
+  } else if (!lua_toboolean(L_, -2)) {
+    const char* msg = lua_tostring(L_, -1);
+    host_.log(LogLevel::error, "lua", msg != nullptr ? msg : "error");
+    st = limit_hit_ ? Status::limit : Status::error;
+  }
+  if (st == Status::error) ++counters_.errors;
+  if (st == Status::limit) ++counters_.limits;
+  lua_settop(L_, fn_index - 2);
+  return st;
+}
+
+Runtime::PacketSlot* Runtime::packet(uint32_t index, uint32_t gen) {
+  if (index >= kPacketSlots || packets_[index].gen != gen || packets_[index].m == nullptr) {
+    ++counters_.stale_handles;
+    return nullptr;
+  }
+  return &packets_[index];
+}
+
+Runtime::FlowSlot* Runtime::flow(uint32_t index, uint32_t gen) {
+  if (index >= flows_.size() || flows_[index].gen != gen || !flows_[index].live) {
+    ++counters_.stale_handles;
+    return nullptr;
+  }
+  return &flows_[index];
+}
+
+bool Runtime::valid(FlowRef f) const {
+  return f.index < flows_.size() && flows_[f.index].gen == f.gen && flows_[f.index].live;
+}
+
+vbuffer::Buffer* Runtime::buffer(uint32_t index, uint32_t gen) {
+  if (index >= buffers_.size() || buffer_gen_[index] != gen || !buffers_[index].valid()) return nullptr;
+  return &buffers_[index];
+}
+
+bool Runtime::new_buffer(uint32_t& index, uint32_t& gen) {
+  if (buffer_free_.empty()) return false;
+  index = buffer_free_.back();
+  buffer_free_.pop_back();
+  gen = buffer_gen_[index];
+  return true;
+}
+
+void Runtime::free_buffer(uint32_t index, uint32_t gen) {
+  if (index >= buffers_.size() || buffer_gen_[index] != gen) return;
+  buffers_[index].release();
+  ++buffer_gen_[index];
+  buffer_free_.push_back(index);
+}
+
+bool Runtime::can_lend() {
+  if (packet_top_ < kPacketSlots) return true;
+  // Only a host re-entering the runtime from its callbacks nests dispatches.
+  host_.log(LogLevel::error, "lua", "dispatch nested too deeply (host re-entered the runtime)");
+  ++counters_.errors;
+  return false;
+}
+
+uint32_t Runtime::lend(PacketRef pkt) {
+  uint32_t i = packet_top_++;
+  PacketSlot& s = packets_[i];
+  s.m = pkt.m;
+  s.writable = pkt.writable;
+  s.dropped = false;
+  s.header_written = false;
+  s.checksum_set = false;
+  return i;
+}
+
+void Runtime::take_back(uint32_t i) {
+  PacketSlot& s = packets_[i];
+  if (s.header_written && !s.checksum_set) tcp_checksum(s.m, true);
+  s.m = nullptr;
+  ++s.gen; // every Lua object of this packet is now stale
+  --packet_top_;
+}
+
+FlowRef Runtime::open_flow(const FlowInfo& info, void* cookie) {
+  if (flow_free_ == UINT32_MAX) {
+    ++counters_.flows_refused;
+    return FlowRef{UINT32_MAX, 0};
+  }
+  uint32_t i = flow_free_;
+  FlowSlot& s = flows_[i];
+  flow_free_ = s.next_free;
+  s.cookie = cookie;
+  s.info = info;
+  s.live = true;
+  s.lua_state = false;
+  return FlowRef{i, s.gen};
+}
+
+// Dispatch functions of haka/boot.lua are called as dispatch[name](...).
+#define HK_PUSH_FN(name)                               \
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);   \
+  lua_getfield(L_, -1, name);                          \
+  const int fn_index = lua_gettop(L_)
+
+Status Runtime::close_flow(FlowRef f, vbuffer::Stream* up, vbuffer::Stream* down) {
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  FlowSlot& s = flows_[f.index];
+  Status st = Status::ok;
+  if (s.lua_state) {
+    HK_PUSH_FN("close_flow");
+    lua_pushinteger(L_, f.index);
+    lua_pushinteger(L_, f.gen);
+    lua_pushboolean(L_, up != nullptr || down != nullptr);
+    st = call(fn_index, 3);
+  }
+  s.live = false;
+  s.cookie = nullptr;
+  ++s.gen;
+  if (s.gen == 0) s.gen = 1;
+  s.next_free = flow_free_;
+  flow_free_ = f.index;
+  return st;
+}
+
+Status Runtime::on_tcp_packet(PacketRef pkt, bool send) {
+  if (!can_lend()) return Status::error;
+  HK_PUSH_FN("tcp_packet");
+  uint32_t p = lend(pkt);
+  lua_pushinteger(L_, p);
+  lua_pushinteger(L_, packets_[p].gen);
+  lua_pushboolean(L_, send);
+  Status st = call(fn_index, 3);
+  take_back(p);
+  return st;
+}
+
+Status Runtime::on_new_connection(FlowRef f, PacketRef pkt) {
+  if (!can_lend()) return Status::error;
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  flows_[f.index].lua_state = true;
+  HK_PUSH_FN("new_connection");
+  uint32_t p = lend(pkt);
+  lua_pushinteger(L_, f.index);
+  lua_pushinteger(L_, f.gen);
+  lua_pushinteger(L_, p);
+  lua_pushinteger(L_, packets_[p].gen);
+  Status st = call(fn_index, 4);
+  take_back(p);
+  return st;
+}
+
+Status Runtime::on_receive_packet(FlowRef f, PacketRef pkt, tcp::Dir dir) {
+  if (!can_lend()) return Status::error;
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  flows_[f.index].lua_state = true;
+  HK_PUSH_FN("receive_packet");
+  uint32_t p = lend(pkt);
+  lua_pushinteger(L_, f.index);
+  lua_pushinteger(L_, f.gen);
+  lua_pushinteger(L_, p);
+  lua_pushinteger(L_, packets_[p].gen);
+  lua_pushinteger(L_, static_cast<int>(dir));
+  Status st = call(fn_index, 5);
+  take_back(p);
+  return st;
+}
+
+Status Runtime::on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream&, const vbuffer::Iterator& current,
+                                bool end_of_stream) {
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  std::size_t avail = 0;
+  if (current.available(avail) != vbuffer::Error::ok) avail = 0;
+  if (avail == 0 && !end_of_stream && !has_streamed_) return Status::ok;
+  flows_[f.index].lua_state = true;
+  set_current(current);
+  HK_PUSH_FN("receive_data");
+  lua_pushinteger(L_, f.index);
+  lua_pushinteger(L_, f.gen);
+  lua_pushinteger(L_, static_cast<int>(dir));
+  lua_pushinteger(L_, static_cast<lua_Integer>(avail));
+  lua_pushboolean(L_, end_of_stream);
+  Status st = call(fn_index, 5);
+  clear_current();
+  return st;
+}
+
+Status Runtime::on_end_connection(FlowRef f) {
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  flows_[f.index].lua_state = true;
+  HK_PUSH_FN("end_connection");
+  lua_pushinteger(L_, f.index);
+  lua_pushinteger(L_, f.gen);
+  return call(fn_index, 2);
+}
+
+PolicyVerdict Runtime::apply_policy(tcp::Policy which, PacketRef pkt) {
+  if (!can_lend()) return PolicyVerdict::drop;
+  HK_PUSH_FN("apply_policy");
+  uint32_t p = lend(pkt);
+  lua_pushinteger(L_, static_cast<int>(which));
+  lua_pushinteger(L_, p);
+  lua_pushinteger(L_, packets_[p].gen);
+  Status st = call(fn_index, 3);
+  bool dropped = packets_[p].dropped;
+  take_back(p);
+  // A policy that fails to run leaves the packet to the safe side.
+  return dropped || st != Status::ok ? PolicyVerdict::drop : PolicyVerdict::accept;
+}
+
+#undef HK_PUSH_FN
+
+} // namespace haka::lua

@@ -1,0 +1,299 @@
+-- Loaded first by lib/lua's Runtime: module paths, the haka API, rule
+-- loading, and the dispatch functions the runtime calls for each event.
+-- Every dispatch function returns true, or false and a "file:line: message".
+local lua_dir = __haka_lua_dir
+package.path = lua_dir .. '/?.lua;' .. lua_dir .. '/?/init.lua;' .. package.path
+
+local ffi = require('ffi')
+local jit = require('jit')
+local abi = require('haka.abi')
+local haka = require('haka.core')
+local vbuffer = require('haka.vbuffer')
+require('protocol/ipv4')
+local tcp = require('protocol/tcp')
+local tcp_connection = require('protocol/tcp_connection')
+
+local api, rt = abi.api, abi.rt
+local ABORT = haka.ABORT
+
+local D = {}
+
+-- Sources of rule code ('@path'): error positions are reported there.
+local rule_sources = {}
+local rule_dirs = {}
+
+local function strip_position(msg)
+	-- A position inside the API (lua_dir) says nothing to the rule writer.
+	local path, rest = msg:match('^(.-):%d+: (.*)$')
+	if path ~= nil and rule_sources['@' .. path] == nil then return rest end
+	return msg
+end
+
+-- xpcall handler: names the innermost rule file:line of the failing call.
+local function handler(msg)
+	if msg == ABORT then return ABORT end
+	msg = tostring(msg)
+	local path = msg:match('^(.-):%d+: ')
+	if path ~= nil and rule_sources['@' .. path] ~= nil then return msg end
+	msg = strip_position(msg)
+	for level = 2, 60 do
+		local info = debug.getinfo(level, 'Sl')
+		if info == nil then break end
+		if rule_sources[info.source] and info.currentline > 0 then
+			return string.format("%s:%d: %s", info.source:sub(2), info.currentline, msg)
+		end
+	end
+	return msg
+end
+D.handler = handler
+
+-- Rule files and the modules they require from their folders run
+-- interpreted (jit.off) unless jit_rules: the instruction-count hook does
+-- not run inside JIT-compiled loops, so this keeps the bound sound.
+local jit_rules = false
+
+local function searcher(name)
+	local file = name:gsub('%.', '/')
+	for _, dir in ipairs(rule_dirs) do
+		local path = dir .. '/' .. file .. '.lua'
+		local f = io.open(path, 'r')
+		if f ~= nil then
+			f:close()
+			local chunk, err = loadfile(path)
+			if chunk == nil then error(err, 0) end
+			rule_sources['@' .. path] = true
+			if not jit_rules then jit.off(chunk, true) end
+			return chunk
+		end
+	end
+	return nil
+end
+table.insert(package.loaders, 2, searcher)
+
+function D.load_rule(path, jit_all)
+	jit_rules = jit_all
+	local dir = path:match('^(.*)/[^/]*$') or '.'
+	local known = false
+	for _, d in ipairs(rule_dirs) do if d == dir then known = true end end
+	if not known then rule_dirs[#rule_dirs + 1] = dir end
+	local chunk, err = loadfile(path)
+	if chunk == nil then return false, err end
+	rule_sources['@' .. path] = true
+	if not jit_rules then jit.off(chunk, true) end
+	local ok, e = xpcall(chunk, handler)
+	if not ok and e ~= ABORT then return false, e end
+	return true
+end
+
+function D.listener_mask()
+	local mask, streamed = 0, false
+	for id, ev in pairs(haka.events_by_id) do
+		if #ev.listeners > 0 then mask = mask + 2 ^ id end
+		for _, l in ipairs(ev.listeners) do
+			if l.streamed then streamed = true end
+		end
+	end
+	if tcp_connection.policies.new_connection:has_entries() then mask = bit.bor(mask, 4) end
+	return mask, streamed
+end
+
+-- Per-flow Lua state: the flow object, the coroutines of streamed rules.
+local flows = {}
+
+local function flow_state(slot, gen)
+	local fs = flows[slot]
+	if fs == nil or fs.gen ~= gen then
+		fs = { gen = gen, dropped = false, cos = {} }
+		fs.flow = tcp_connection.flow(slot, gen, fs)
+		flows[slot] = fs
+	end
+	return fs
+end
+
+local DIR = { [0] = 'up', [1] = 'down' }
+
+local function finish(ok, err)
+	if ok or err == ABORT then return true end
+	return false, err
+end
+
+-- Runs an event's plain listeners in order; stops once the flow is dropped.
+local function run(ev, fs, ...)
+	local ls = ev.listeners
+	for i = 1, #ls do
+		ls[i].eval(...)
+		if fs ~= nil and fs.dropped then return end
+	end
+end
+
+local function run_protected(ev, fs, ...)
+	haka._current_state = fs
+	return finish(xpcall(run, handler, ev, fs, ...))
+end
+
+local tcp_events = tcp.events
+local tc_events = tcp_connection.events
+
+function D.tcp_packet(pslot, pgen, send)
+	local pkt = tcp.packet(pslot, pgen)
+	local ev = send and tcp_events.send_packet or tcp_events.receive_packet
+	return run_protected(ev, nil, pkt)
+end
+
+local function new_connection(fs, pkt)
+	local flow = fs.flow
+	local pol = tcp_connection.policies.new_connection
+	if pol:has_entries() then
+		local i = flow.srcip -- checks the handle once
+		pol:apply {
+			ctx = flow,
+			values = { srcip = i, srcport = flow.srcport, dstip = flow.dstip, dstport = flow.dstport },
+			desc = {
+				sources = { haka.alert.address(flow.srcip), haka.alert.service(string.format("tcp/%d", flow.srcport)) },
+				targets = { haka.alert.address(flow.dstip), haka.alert.service(string.format("tcp/%d", flow.dstport)) },
+			},
+		}
+		if fs.dropped then return end
+	end
+	local ls = tc_events.new_connection.listeners
+	for i = 1, #ls do
+		ls[i].eval(flow, pkt)
+		if fs.dropped or rawget(pkt, '_dropped') then return end
+	end
+end
+
+function D.new_connection(fslot, fgen, pslot, pgen)
+	local fs = flow_state(fslot, fgen)
+	haka._current_state = fs
+	return finish(xpcall(new_connection, handler, fs, tcp.packet(pslot, pgen)))
+end
+
+function D.receive_packet(fslot, fgen, pslot, pgen, dir)
+	local fs = flow_state(fslot, fgen)
+	return run_protected(tc_events.receive_packet, fs, fs.flow, tcp.packet(pslot, pgen), DIR[dir])
+end
+
+-- Streamed listeners: one coroutine per (listener, flow, direction).
+local cur = ffi.new('hk_iter')
+local iter_size = ffi.sizeof('hk_iter')
+
+local function coroutine_body(l, flow, iter, dir)
+	local ok, err = xpcall(l.eval, handler, flow, iter, dir)
+	if not ok and err ~= ABORT then return err end
+	return nil
+end
+
+local function resume(fs, key, ctx, ...)
+	local ok, err = coroutine.resume(ctx.co, ...)
+	if coroutine.status(ctx.co) == 'dead' then fs.cos[key] = false end
+	if not ok then error(err, 0) end
+	if err ~= nil then error(err, 0) end
+end
+
+local function run_streamed(l, fs, dir, avail, eof)
+	local key = l.idx * 2 + dir
+	local ctx = fs.cos[key]
+	if ctx == false then return end
+	if ctx == nil then
+		if avail == 0 and not eof then return end
+		ctx = { eof = eof, current = nil, closed = false }
+		local c = vbuffer.iter_t()
+		ffi.copy(c, cur, iter_size)
+		ctx.iter = vbuffer.new_iterator(c, ctx)
+		ctx.co = coroutine.create(coroutine_body)
+		fs.cos[key] = ctx
+		resume(fs, key, ctx, l, fs.flow, ctx.iter, DIR[dir])
+	else
+		ctx.eof = eof
+		ctx.current = cur
+		resume(fs, key, ctx)
+		ctx.current = nil
+	end
+end
+
+local sub_t = vbuffer.sub_t
+
+local function receive_data(fs, dir, avail, eof)
+	local rc = api.data_current(rt, cur)
+	if rc ~= 0 then abi.fail(rc) end
+	local ls = tc_events.receive_data.listeners
+	local flow = fs.flow
+	local dirname = DIR[dir]
+	for i = 1, #ls do
+		local l = ls[i]
+		if l.streamed then
+			run_streamed(l, fs, dir, avail, eof)
+		elseif avail > 0 then
+			-- The (begin, length) sub of the new bytes: its size does not follow later inserts.
+			local c = vbuffer.iter_t()
+			ffi.copy(c, cur, iter_size)
+			local s = sub_t()
+			rc = api.iter_sub(c, avail, 0, s)
+			if rc ~= 0 then abi.fail(rc) end
+			l.eval(flow, s, dirname)
+		end
+		if fs.dropped then return end
+	end
+end
+
+function D.receive_data(fslot, fgen, dir, avail, eof)
+	local fs = flow_state(fslot, fgen)
+	haka._current_state = fs
+	return finish(xpcall(receive_data, handler, fs, dir, avail, eof))
+end
+
+function D.end_connection(fslot, fgen)
+	local fs = flow_state(fslot, fgen)
+	return run_protected(tc_events.end_connection, fs, fs.flow)
+end
+
+-- The connection ends: waiting coroutines see end of stream, then the flow's
+-- Lua state is forgotten (its objects are stale from now on).
+local function close(fs)
+	for key, ctx in pairs(fs.cos) do
+		if ctx then
+			ctx.closed = true
+			ctx.eof = true
+			resume(fs, key, ctx)
+		end
+	end
+end
+
+function D.close_flow(fslot, fgen, give_eof)
+	local fs = flows[fslot]
+	if fs == nil or fs.gen ~= fgen then return true end
+	flows[fslot] = nil
+	if not give_eof then return true end
+	haka._current_state = fs
+	return finish(xpcall(close, handler, fs))
+end
+
+-- Packet policies (tcp::Policy numbers).
+local POLICY = {
+	[1] = tcp_connection.policies.no_connection_found,
+	[2] = tcp_connection.policies.unexpected_packet,
+	[3] = tcp_connection.policies.invalid_handshake,
+	[4] = tcp_connection.policies.new_connection,
+}
+
+local function apply_policy(which, pkt)
+	local pol = POLICY[which]
+	if pol == nil then error("unknown policy " .. tostring(which), 0) end
+	local src, dst = pkt.src, pkt.dst
+	local sport, dport = pkt.srcport, pkt.dstport
+	pol:apply {
+		ctx = pkt,
+		values = { srcip = src, srcport = sport, dstip = dst, dstport = dport },
+		desc = {
+			sources = { haka.alert.address(src), haka.alert.service(string.format("tcp/%d", sport)) },
+			targets = { haka.alert.address(dst), haka.alert.service(string.format("tcp/%d", dport)) },
+		},
+	}
+end
+
+function D.apply_policy(which, pslot, pgen)
+	haka._current_state = nil
+	return finish(xpcall(apply_policy, handler, which, tcp.packet(pslot, pgen)))
+end
+
+return D

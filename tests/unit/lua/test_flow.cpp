@@ -1,0 +1,178 @@
+// Flow objects: attributes, actions, new_connection policy, events, stale handles.
+#include "lua_test_util.hpp"
+
+namespace haka::lua::test {
+namespace {
+
+using FlowTest = LuaTest;
+
+constexpr uint8_t kSyn = 0x02, kAck = 0x10;
+
+TEST_F(FlowTest, AttributesAndEvents) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.new_connection, eval = function (flow, pkt)\n"
+                     "  haka.log('new tcp connection %s:%d -> %s:%d', pkt.src, pkt.srcport, pkt.dst, pkt.dstport)\n"
+                     "end }\n"
+                     "haka.rule{ on = tc.events.receive_packet, eval = function (flow, pkt, dir)\n"
+                     "  print(dir, pkt.seq, flow.dstport)\n"
+                     "end }\n"
+                     "haka.rule{ on = tc.events.end_connection, eval = function (flow)\n"
+                     "  haka.log('end tcp connection %s:%d -> %s:%d', flow.srcip, flow.srcport, flow.dstip, flow.dstport)\n"
+                     "end }\n");
+  EXPECT_TRUE(rt.wants(Event::new_connection));
+  EXPECT_TRUE(rt.wants(Event::receive_packet));
+  EXPECT_TRUE(rt.wants(Event::end_connection));
+  EXPECT_FALSE(rt.wants(Event::receive_data));
+  int cookie = 0;
+  FlowRef f = rt.open_flow(flow_info(), &cookie);
+  ASSERT_TRUE(rt.valid(f));
+  rte_mbuf* syn = packet(kSyn, "", 40000, 80, 77);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{syn, true}), Status::ok) << host_.all_logs();
+  EXPECT_EQ(rt.on_receive_packet(f, PacketRef{syn, true}, tcp::Dir::up), Status::ok);
+  EXPECT_EQ(rt.on_receive_packet(f, PacketRef{packet(kSyn | kAck, "", 80, 40000, 500), true}, tcp::Dir::down),
+            Status::ok);
+  EXPECT_EQ(rt.on_end_connection(f), Status::ok);
+  EXPECT_EQ(rt.close_flow(f), Status::ok);
+  EXPECT_FALSE(rt.valid(f));
+  ASSERT_EQ(host_.logs.size(), 2u) << host_.all_logs();
+  EXPECT_EQ(host_.logs[0], "info external: new tcp connection 192.168.10.1:40000 -> 192.168.20.1:80");
+  EXPECT_EQ(host_.logs[1], "info external: end tcp connection 192.168.10.1:40000 -> 192.168.20.1:80");
+  ASSERT_EQ(host_.prints.size(), 2u);
+  EXPECT_EQ(host_.prints[0], "up\t77\t80");
+  EXPECT_EQ(host_.prints[1], "down\t500\t80");
+  // A stale reference is refused without calling Lua.
+  EXPECT_EQ(rt.on_end_connection(f), Status::error);
+}
+
+TEST_F(FlowTest, ActionsReachTheHostWithTheCookie) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_packet, eval = function (flow, pkt, dir)\n"
+                     "  if pkt.dstport == 1 then flow:send('down') end\n"
+                     "  if pkt.dstport == 2 then flow:send() end\n"
+                     "  if pkt.dstport == 3 then flow:reset() end\n"
+                     "  if pkt.dstport == 4 then flow:halfreset() end\n"
+                     "  if pkt.dstport == 5 then flow:drop() end\n"
+                     "  if pkt.dstport == 6 then flow:send('sideways') end\n"
+                     "end }\n"
+                     "haka.rule{ on = tc.events.receive_packet, eval = function (flow, pkt, dir)\n"
+                     "  print('second', pkt.dstport)\n"
+                     "end }\n");
+  int cookie = 0;
+  FlowRef f = rt.open_flow(flow_info(), &cookie);
+  for (uint16_t port = 1; port <= 5; ++port)
+    EXPECT_EQ(rt.on_receive_packet(f, PacketRef{packet(kAck, "", 40000, port), true}, tcp::Dir::up), Status::ok);
+  ASSERT_EQ(host_.flow_calls.size(), 5u);
+  for (auto& c : host_.flow_calls) EXPECT_EQ(c.cookie, &cookie);
+  EXPECT_EQ(host_.flow_calls[0].action, FlowAction::send);
+  EXPECT_TRUE(host_.flow_calls[0].has_dir);
+  EXPECT_EQ(host_.flow_calls[0].dir, tcp::Dir::down);
+  EXPECT_FALSE(host_.flow_calls[1].has_dir);
+  EXPECT_EQ(host_.flow_calls[2].action, FlowAction::reset);
+  EXPECT_EQ(host_.flow_calls[3].action, FlowAction::halfreset);
+  EXPECT_EQ(host_.flow_calls[4].action, FlowAction::drop);
+  // After reset (3) the flow counts as dropped: later listeners of later packets are skipped.
+  ASSERT_EQ(host_.prints.size(), 2u);
+  EXPECT_EQ(host_.prints[0], "second\t1");
+  EXPECT_EQ(host_.prints[1], "second\t2");
+}
+
+TEST_F(FlowTest, BadDirectionRaises) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_packet, eval = function (flow, pkt, dir)\n"
+                     "  flow:send('sideways')\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_receive_packet(f, PacketRef{packet(kAck), true}, tcp::Dir::up), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:3: invalid direction: sideways"), std::string::npos) << host_.all_logs();
+}
+
+TEST_F(FlowTest, KeptFlowIsStaleAfterClose) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "kept = nil\n"
+                     "haka.rule{ on = tc.events.new_connection, eval = function (flow, pkt)\n"
+                     "  if kept then print(kept.srcport) end\n"
+                     "  kept = flow\n"
+                     "  flow.note = 'mine'\n"
+                     "  print(flow.note)\n"
+                     "end }\n");
+  FlowRef a = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(a, PacketRef{packet(kSyn), true}), Status::ok);
+  EXPECT_EQ(rt.close_flow(a), Status::ok);
+  // The slot is reused with a new generation: the old object must not see the new flow.
+  FlowRef b = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(b.index, a.index);
+  EXPECT_NE(b.gen, a.gen);
+  EXPECT_EQ(rt.on_new_connection(b, PacketRef{packet(kSyn), true}), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:4: connection handle used after the connection ended"), std::string::npos)
+      << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "mine");
+}
+
+TEST_F(FlowTest, NewConnectionPolicyDropsByDefaultAndAcceptsOverride) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local client = ipv4.network('192.168.10.0/25')\n"
+                     "haka.policy{ on = tc.policies.new_connection, name = 'drop by default',\n"
+                     "  action = { haka.policy.alert{ description = 'drop by default' }, haka.policy.drop } }\n"
+                     "haka.policy{ on = tc.policies.new_connection, name = 'http',\n"
+                     "  srcip = haka.policy.ipv4_in_network(client), dstport = 80, action = haka.policy.accept }\n"
+                     "haka.rule{ on = tc.events.new_connection, eval = function (flow, pkt) print('rule', flow.dstport) end }\n");
+  FlowRef ok = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(ok, PacketRef{packet(kSyn), true}), Status::ok);
+  EXPECT_TRUE(host_.flow_calls.empty());
+  FlowInfo other = flow_info();
+  other.dstport = 443;
+  FlowRef bad = rt.open_flow(other, nullptr);
+  EXPECT_EQ(rt.on_new_connection(bad, PacketRef{packet(kSyn, "", 40000, 443), true}), Status::ok);
+  ASSERT_EQ(host_.flow_calls.size(), 1u);
+  EXPECT_EQ(host_.flow_calls[0].action, FlowAction::drop);
+  ASSERT_EQ(host_.alerts.size(), 1u);
+  EXPECT_EQ(host_.alerts[0],
+            "alert: id = = <>\n\tdescription = drop by default\n"
+            "\tsources = {\n\t\taddress: 192.168.10.1\n\t\tservice: tcp/40000\n\t}\n"
+            "\ttargets = {\n\t\taddress: 192.168.20.1\n\t\tservice: tcp/443\n\t}\n");
+  // The user rule ran for the accepted connection only.
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "rule\t80");
+  EXPECT_NE(host_.all_logs().find("debug core: rejected policy http for new connection"), std::string::npos);
+}
+
+TEST_F(FlowTest, RuleGroupContinueAndFinal) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local g = haka.rule_group{ name = 'g', on = tc.events.new_connection,\n"
+                     "  init = function (flow, pkt) haka.log.debug('enter %d', pkt.dstport) end,\n"
+                     "  continue = function (ret) return not ret end,\n"
+                     "  final = function (flow, pkt) haka.alert{ description = 'dropped',\n"
+                     "    targets = { haka.alert.service('tcp', pkt.dstport) } }; pkt:drop() end }\n"
+                     "g:rule{ eval = function (flow, pkt) if pkt.dstport == 80 then return true end end }\n"
+                     "g:rule{ eval = function (flow, pkt) if pkt.dstport == 22 then return true end end }\n");
+  FlowRef a = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(a, PacketRef{packet(kSyn, "", 1, 22), true}), Status::ok);
+  EXPECT_TRUE(host_.alerts.empty());
+  FlowRef b = rt.open_flow(flow_info(), nullptr);
+  rte_mbuf* syn = packet(kSyn, "", 1, 8000);
+  EXPECT_EQ(rt.on_new_connection(b, PacketRef{syn, true}), Status::ok);
+  ASSERT_EQ(host_.alerts.size(), 1u);
+  EXPECT_EQ(host_.alerts[0], "alert: id = = <>\n\tdescription = dropped\n\ttargets = {\n\t\tservice: tcp, 8000\n\t}\n");
+  ASSERT_EQ(host_.packet_calls.size(), 1u);
+  EXPECT_EQ(host_.packet_calls[0].first, syn);
+  EXPECT_EQ(host_.logs[0], "debug external: enter 22");
+}
+
+TEST_F(FlowTest, SlotsRunOut) {
+  RuntimeConfig cfg;
+  cfg.max_flows = 2;
+  Runtime& rt = load("-- none\n", cfg);
+  FlowRef a = rt.open_flow(flow_info(), nullptr);
+  FlowRef b = rt.open_flow(flow_info(), nullptr);
+  FlowRef c = rt.open_flow(flow_info(), nullptr);
+  EXPECT_TRUE(rt.valid(a));
+  EXPECT_TRUE(rt.valid(b));
+  EXPECT_FALSE(rt.valid(c));
+  EXPECT_EQ(rt.counters().flows_refused, 1u);
+  EXPECT_EQ(rt.close_flow(a), Status::ok);
+  EXPECT_TRUE(rt.valid(rt.open_flow(flow_info(), nullptr)));
+}
+
+} // namespace
+} // namespace haka::lua::test

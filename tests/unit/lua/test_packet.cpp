@@ -1,0 +1,225 @@
+// The tcp packet object: fields read and written, checksums, drop, stale
+// handles, pass-through, the tcp events and packet policies.
+#include "lua_test_util.hpp"
+
+#include "tcp/connection.hpp"
+
+namespace haka::lua::test {
+namespace {
+
+using PacketTest = LuaTest;
+
+constexpr uint8_t kSyn = 0x02, kAck = 0x10, kPsh = 0x08, kFin = 0x01, kUrg = 0x20;
+
+TEST_F(PacketTest, ReadsEveryField) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  print(p.srcport, p.dstport, p.seq, p.ack_seq, p.res, p.hdr_len, p.flags.all,\n"
+                     "        p.flags.syn, p.flags.ack, p.flags.fin, p.window_size, p.urgent_pointer,\n"
+                     "        tostring(p.src), tostring(p.dst), p.ip.ttl, p.ip.proto, p.len, p:verify_checksum())\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kSyn | kAck, "abc", 40000, 80, 0xd5735925u, 0x243faef2u);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "40000\t80\t3581106469\t608153330\t0\t20\t18\ttrue\ttrue\tfalse\t512\t0\t"
+                             "192.168.10.1\t192.168.20.1\t64\t6\t23\ttrue");
+}
+
+TEST_F(PacketTest, SendPacketEventIsSeparate) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.send_packet, eval = function (p) print('send', p.dstport) end }\n");
+  EXPECT_FALSE(rt.wants(Event::tcp_receive_packet));
+  EXPECT_TRUE(rt.wants(Event::tcp_send_packet));
+  rte_mbuf* m = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok);
+  EXPECT_TRUE(host_.prints.empty());
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, true), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "send\t80");
+}
+
+TEST_F(PacketTest, WritesReachTheHeaderAndTheChecksumIsRecomputed) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  p.srcport = 3; p.dstport = 65535; p.seq = 123456; p.ack_seq = 654321\n"
+                     "  p.flags.fin = true; p.flags.urg = true; p.window_size = 32; p.urgent_pointer = 15\n"
+                     "  print(p.srcport, p.dstport, p.seq, p.ack_seq, p.flags.all, p.window_size, p.urgent_pointer)\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck, "data");
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "3\t65535\t123456\t654321\t49\t32\t15");
+  const auto* t = rte_pktmbuf_mtod_offset(m, const uint8_t*, net::meta(m).l4_offset);
+  EXPECT_EQ(t[0] << 8 | t[1], 3);
+  EXPECT_EQ(t[13], kAck | kFin | kUrg);
+  EXPECT_EQ(net::meta(m).tcp_seq, 123456u);
+  // The checksum was recomputed when the packet was handed back: it decodes clean.
+  net::DecodeConfig dc;
+  EXPECT_EQ(net::decode(m, dc), net::DecodeOutcome::tcp);
+}
+
+TEST_F(PacketTest, BadValuesAndUnknownFieldsRaise) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  print(pcall(function () p.srcport = 70000 end))\n"
+                     "  print(pcall(function () return p.nosuch end))\n"
+                     "  print(pcall(function () p.flags.nosuch = true end))\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 3u);
+  EXPECT_EQ(host_.prints[0], "false\tvalue out of range for the field");
+  EXPECT_NE(host_.prints[1].find("unknown field 'nosuch' of tcp"), std::string::npos) << host_.prints[1];
+  EXPECT_NE(host_.prints[2].find("unknown tcp flag 'nosuch'"), std::string::npos) << host_.prints[2];
+}
+
+TEST_F(PacketTest, PassThroughWritesFailWithReadOnlyBuffer) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  print(pcall(function () p.seq = 1 end))\n"
+                     "  print(pcall(function () p.flags.syn = true end))\n"
+                     "  print(pcall(function () p:compute_checksum() end))\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck);
+  uint32_t seq = net::meta(m).tcp_seq;
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, false}, false), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 3u);
+  for (auto& p : host_.prints) EXPECT_EQ(p, "false\tread only buffer");
+  EXPECT_EQ(net::meta(m).tcp_seq, seq);
+}
+
+TEST_F(PacketTest, ChecksumVerifyAndCompute) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  local good = p:verify_checksum()\n"
+                     "  p.checksum = 0x1234\n"
+                     "  local bad = p:verify_checksum()\n"
+                     "  p:compute_checksum()\n"
+                     "  print(good, bad, p:verify_checksum())\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck | kPsh, "hello world");
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "true\tfalse\ttrue");
+}
+
+TEST_F(PacketTest, ExplicitChecksumIsKept) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  p.seq = 5; p.checksum = 0xbeef\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok);
+  const auto* t = rte_pktmbuf_mtod_offset(m, const uint8_t*, net::meta(m).l4_offset);
+  EXPECT_EQ(t[16] << 8 | t[17], 0xbeef);
+}
+
+TEST_F(PacketTest, DropReachesTheHost) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  if p.flags.psh and p.flags.fin and p.flags.urg then p:drop() end\n"
+                     "end }\n");
+  rte_mbuf* xmas = packet(kFin | kPsh | kUrg);
+  rte_mbuf* ok = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{ok, true}, false), Status::ok);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{xmas, true}, false), Status::ok);
+  ASSERT_EQ(host_.packet_calls.size(), 1u);
+  EXPECT_EQ(host_.packet_calls[0].first, xmas);
+  EXPECT_EQ(host_.packet_calls[0].second, PacketAction::drop);
+}
+
+TEST_F(PacketTest, KeptPacketIsStaleLater) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "kept = nil\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  if kept then print(kept.seq) end\n"
+                     "  kept = p\n"
+                     "end }\n");
+  rte_mbuf* a = packet(kAck);
+  rte_mbuf* b = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{a, true}, false), Status::ok);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{b, true}, false), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:4: packet handle used after the packet left the rule"), std::string::npos)
+      << host_.all_logs();
+  EXPECT_EQ(rt.counters().errors, 1u);
+  EXPECT_GE(rt.counters().stale_handles, 1u);
+}
+
+TEST_F(PacketTest, RuleErrorIsLoggedWithFileLineAndTheNextCallWorks) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "n = 0\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  n = n + 1\n"
+                     "  if n == 1 then error('first fails') end\n"
+                     "  print('second runs')\n"
+                     "end }\n");
+  rte_mbuf* m = packet(kAck);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::error);
+  EXPECT_NE(host_.all_logs().find("error lua: " + dir_ + "/rules.lua:5: first fails"), std::string::npos)
+      << host_.all_logs();
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 1u);
+}
+
+TEST_F(PacketTest, InfiniteLoopInARuleIsBoundedAndCounted) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 2'000'000;
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  if p.dstport == 81 then local x = 0; while true do x = x + 1 end end\n"
+                     "  print('fine')\n"
+                     "end }\n",
+                     cfg);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(kAck, "", 40000, 81), true}, false), Status::limit);
+  EXPECT_EQ(rt.counters().limits, 1u);
+  EXPECT_NE(host_.all_logs().find("instruction limit exceeded"), std::string::npos) << host_.all_logs();
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(kAck), true}, false), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 1u);
+}
+
+TEST_F(PacketTest, AbortStopsSilently) {
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p) haka.abort() end }\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p) print('not reached') end }\n");
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(kAck), true}, false), Status::ok);
+  EXPECT_TRUE(host_.prints.empty());
+  EXPECT_TRUE(host_.logs.empty()) << host_.all_logs();
+}
+
+TEST_F(PacketTest, DefaultPacketPoliciesAlertAndDrop) {
+  Runtime& rt = load("-- no rules\n");
+  rte_mbuf* m = packet(kAck, "", 1363, 0);
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::no_connection_found, PacketRef{m, true}), PolicyVerdict::drop);
+  ASSERT_EQ(host_.alerts.size(), 1u);
+  EXPECT_EQ(host_.alerts[0],
+            "alert: id = = <>\n\tseverity = low\n\tdescription = no connection found for tcp packet\n"
+            "\tsources = {\n\t\taddress: 192.168.10.1\n\t\tservice: tcp/1363\n\t}\n"
+            "\ttargets = {\n\t\taddress: 192.168.20.1\n\t\tservice: tcp/0\n\t}\n");
+  EXPECT_NE(host_.all_logs().find("debug core: applying policy default action for no connection found for tcp packet"),
+            std::string::npos);
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::unexpected_packet, PacketRef{m, true}), PolicyVerdict::drop);
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::invalid_handshake, PacketRef{m, true}), PolicyVerdict::drop);
+  ASSERT_EQ(host_.alerts.size(), 3u);
+  EXPECT_NE(host_.alerts[1].find("description = unexpected tcp packet"), std::string::npos);
+  EXPECT_NE(host_.alerts[2].find("description = invalid tcp handshake"), std::string::npos);
+}
+
+TEST_F(PacketTest, LastEligiblePolicyEntryWins) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.policy{ on = tc.policies.no_connection_found, name = 'web ok', dstport = 80,\n"
+                     "  action = haka.policy.accept }\n"
+                     "haka.policy{ on = tc.policies.unexpected_packet, name = 'ignore', action = haka.policy.accept }\n"
+                     "haka.policy{ on = tc.policies.unexpected_packet, name = 'never', dstport = 1,\n"
+                     "  action = haka.policy.drop }\n");
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::no_connection_found, PacketRef{packet(kAck, "", 1, 80), true}),
+            PolicyVerdict::accept);
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::no_connection_found, PacketRef{packet(kAck, "", 1, 81), true}),
+            PolicyVerdict::drop);
+  // The later non-matching entry does not hide the earlier catch-all.
+  EXPECT_EQ(rt.apply_policy(tcp::Policy::unexpected_packet, PacketRef{packet(kAck, "", 1, 80), true}),
+            PolicyVerdict::accept);
+  EXPECT_EQ(host_.alerts.size(), 1u);
+}
+
+} // namespace
+} // namespace haka::lua::test

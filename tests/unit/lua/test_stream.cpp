@@ -1,0 +1,262 @@
+// receive_data: plain subs of the new bytes, edits, streamed coroutines with
+// iter:wait(), end of stream, vbuffers made by rules.
+#include "lua_test_util.hpp"
+
+namespace haka::lua::test {
+namespace {
+
+constexpr uint8_t kAck = 0x10, kPsh = 0x08;
+
+class StreamTest : public LuaTest {
+protected:
+  void SetUp() override {
+    LuaTest::SetUp();
+    stream_[0].init(*pool_);
+    stream_[1].init(*pool_);
+  }
+  void TearDown() override {
+    stream_[0].clear();
+    stream_[1].clear();
+    LuaTest::TearDown();
+  }
+  /// Pushes a segment carrying `text` on `dir` and dispatches receive_data.
+  Status data(Runtime& rt, FlowRef f, const std::string& text, tcp::Dir dir = tcp::Dir::up, bool eof = false) {
+    rte_mbuf* m = packet(kAck | kPsh, text);
+    vbuffer::Iterator cur;
+    auto& s = stream_[static_cast<int>(dir)];
+    EXPECT_EQ(s.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur), vbuffer::Error::ok);
+    if (eof) s.finish();
+    return rt.on_receive_data(f, dir, s, cur, eof);
+  }
+  /// Pops every push of `dir` and returns the bytes that would leave.
+  std::string pop_all(tcp::Dir dir) {
+    std::string out;
+    vbuffer::Popped p;
+    while (stream_[static_cast<int>(dir)].pop(p) == vbuffer::Error::ok) {
+      std::string s(p.bytes.size(), '\0');
+      p.bytes.copy_to(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
+      out += s;
+      p.bytes.release();
+    }
+    return out;
+  }
+  vbuffer::Stream stream_[2];
+};
+
+TEST_F(StreamTest, PlainRuleGetsTheNewBytes) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data, dir)\n"
+                     "  haka.log.debug('received stream len=%d', #data)\n"
+                     "  print(dir, data:asstring(), data[1], data:sub(1, 2):asstring())\n"
+                     "end }\n");
+  EXPECT_TRUE(rt.wants(Event::receive_data));
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "hello"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, f, "world", tcp::Dir::down), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 2u) << host_.all_logs();
+  EXPECT_EQ(host_.prints[0], "up\thello\t104\tel");
+  EXPECT_EQ(host_.prints[1], "down\tworld\t119\tor");
+  EXPECT_EQ(host_.logs[0], "debug external: received stream len=5");
+}
+
+TEST_F(StreamTest, NoNewBytesNoCall) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data) print('called') end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  uint64_t calls = rt.counters().calls;
+  EXPECT_EQ(data(rt, f, ""), Status::ok);
+  EXPECT_EQ(rt.counters().calls, calls);
+  EXPECT_TRUE(host_.prints.empty());
+}
+
+TEST_F(StreamTest, InsertAndEraseReachTheBytesThatLeave) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  local current = data:pos('begin')\n"
+                     "  current:advance(2)\n"
+                     "  local b = haka.vbuffer_allocate(4)\n"
+                     "  b[1] = 0x48; b[2] = 0x61; b[3] = 0x6b; b[4] = 0x61\n"
+                     "  current:insert(b)\n"
+                     "  current:sub(2, true):erase()\n"
+                     "  print(current:available(), current:sub(10):asstring())\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "0123456789"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "6\t456789");
+  EXPECT_EQ(pop_all(tcp::Dir::up), "01Haka456789");
+}
+
+TEST_F(StreamTest, SubApiNumbersBitsAndErrors) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  print(data:sub(0, 2):asnumber(), data:sub(0, 2):asnumber('little'), data:sub(0, 1):asbits(0, 4))\n"
+                     "  data:sub(0, 1):setnumber(0x41)\n"
+                     "  data:sub(1, 1):setfixedstring('B')\n"
+                     "  print(data:asstring(), data:isflat(), #data)\n"
+                     "  print(pcall(function () return data:sub(3, 10) end))\n"
+                     "  print(pcall(function () data:sub(0, 1):setnumber(300) end))\n"
+                     "  data:sub(2, 2):setstring('xyz')\n"
+                     "  data:sub(0, 1):zero()\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "\x01\x02zz"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 4u);
+  EXPECT_EQ(host_.prints[0], "258\t513\t0");
+  EXPECT_EQ(host_.prints[1], "ABzz\ttrue\t4");
+  EXPECT_EQ(host_.prints[2], "false\tinvalid buffer end");
+  EXPECT_EQ(host_.prints[3], "false\tinvalid number, value does not fit");
+  EXPECT_EQ(pop_all(tcp::Dir::up), std::string("\0Bxyz", 5));
+}
+
+TEST_F(StreamTest, PassThroughBytesAreReadOnly) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  data:sub(0, 1):erase()\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  rte_mbuf* m = packet(kAck, "abc");
+  vbuffer::Iterator cur;
+  ASSERT_EQ(stream_[0].push(m, net::meta(m).payload_offset, 3, m, &cur), vbuffer::Error::ok);
+  // What the engine does in pass-through: the pushed chunks are not writable.
+  for (vbuffer::Chunk* c = stream_[0].data().sentinel()->next; c != stream_[0].data().sentinel(); c = c->next)
+    c->flags &= static_cast<uint8_t>(~vbuffer::chunk_flag::writable);
+  EXPECT_EQ(rt.on_receive_data(f, tcp::Dir::up, stream_[0], cur, false), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:3: read only buffer"), std::string::npos) << host_.all_logs();
+}
+
+TEST_F(StreamTest, StreamedRuleWaitsAcrossPacketsAndSeesEnd) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    print('start', dir)\n"
+                     "    while iter:wait() do\n"
+                     "      local s = iter:sub('available')\n"
+                     "      print('got', s:asstring(), iter.meter)\n"
+                     "    end\n"
+                     "    print('end')\n"
+                     "  end }\n");
+  EXPECT_TRUE(rt.has_streamed());
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up); // the packet leaves: the waiting rule holds nothing
+  EXPECT_EQ(data(rt, f, "de"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, f, "f", tcp::Dir::up, true), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 5u) << host_.all_logs();
+  EXPECT_EQ(host_.prints[0], "start\tup");
+  EXPECT_EQ(host_.prints[1], "got\tabc\t3");
+  EXPECT_EQ(host_.prints[2], "got\tde\t5");
+  EXPECT_EQ(host_.prints[3], "got\tf\t6");
+  EXPECT_EQ(host_.prints[4], "end");
+  // A finished coroutine is never called again.
+  EXPECT_EQ(rt.close_flow(f, &stream_[0], &stream_[1]), Status::ok);
+  EXPECT_EQ(host_.prints.size(), 5u);
+}
+
+TEST_F(StreamTest, StreamedSubWaitsForTheBytesItNeeds) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    local m = iter:copy()\n"
+                     "    m:mark()\n"
+                     "    local s = iter:sub(6)\n"
+                     "    print('six', s:asstring())\n"
+                     "    m:unmark()\n"
+                     "  end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::ok) << host_.all_logs();
+  EXPECT_TRUE(host_.prints.empty());
+  EXPECT_EQ(pop_all(tcp::Dir::up), ""); // held by the mark
+  EXPECT_EQ(data(rt, f, "defg"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "six\tabcdef");
+  EXPECT_EQ(pop_all(tcp::Dir::up), "abcdefg");
+}
+
+TEST_F(StreamTest, CloseGivesWaitingRulesEndOfStream) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    while iter:wait() do iter:advance('available') end\n"
+                     "    print('end', dir)\n"
+                     "  end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::ok);
+  EXPECT_EQ(data(rt, f, "xyz", tcp::Dir::down), Status::ok);
+  pop_all(tcp::Dir::up);
+  EXPECT_EQ(rt.close_flow(f, &stream_[0], &stream_[1]), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 2u);
+  std::sort(host_.prints.begin(), host_.prints.end());
+  EXPECT_EQ(host_.prints[0], "end\tdown");
+  EXPECT_EQ(host_.prints[1], "end\tup");
+}
+
+TEST_F(StreamTest, ErrorInStreamedRuleNamesItsLine) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    iter:wait()\n"
+                     "    iter:advance('available')\n"
+                     "    iter:wait()\n"
+                     "    error('late failure')\n"
+                     "  end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, f, "d"), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:7: late failure"), std::string::npos) << host_.all_logs();
+}
+
+TEST_F(StreamTest, InfiniteLoopInStreamedRuleIsBounded) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 1'000'000;
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    while true do iter:available() end\n"
+                     "  end }\n",
+                     cfg);
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::limit);
+  EXPECT_EQ(rt.counters().limits, 1u);
+}
+
+TEST_F(StreamTest, KeptSubIsStaleOnceItsBytesLeft) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "kept = nil\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  if kept then print(pcall(function () return kept:asstring() end)) end\n"
+                     "  kept = data\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abc"), Status::ok);
+  EXPECT_EQ(pop_all(tcp::Dir::up), "abc");
+  EXPECT_EQ(data(rt, f, "def"), Status::ok);
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "false\tinvalid buffer iterator");
+}
+
+TEST_F(StreamTest, BuffersMadeByRules) {
+  load("local b = haka.vbuffer_from('hello')\n"
+       "print(#b, b:asstring(), b[1], b:sub(1, 3):asstring())\n"
+       "b:append(haka.vbuffer_from(' world'))\n"
+       "print(b:asstring(), #b)\n"
+       "local c = b:clone()\n"
+       "c[1] = 0x48\n"
+       "print(c:asstring(), b:asstring())\n"
+       "local it = b:pos('begin')\n"
+       "it:advance(6)\n"
+       "print(it:sub(5):asstring(), it:available())\n"
+       "local z = haka.vbuffer_allocate(3)\n"
+       "print(z[1], z[3], #z)\n"
+       "print(pcall(function () return b:sub(20) end))\n");
+  ASSERT_EQ(host_.prints.size(), 6u);
+  EXPECT_EQ(host_.prints[0], "5\thello\t104\tell");
+  EXPECT_EQ(host_.prints[1], "hello world\t11");
+  EXPECT_EQ(host_.prints[2], "Hello world\thello world");
+  EXPECT_EQ(host_.prints[3], "world\t0");
+  EXPECT_EQ(host_.prints[4], "0\t0\t3");
+  EXPECT_EQ(host_.prints[5], "false\tinvalid buffer end");
+}
+
+} // namespace
+} // namespace haka::lua::test
