@@ -91,6 +91,8 @@ class TcpPipeline {
   }
 
   uint64_t held() const;
+  /// Connections tracked now.
+  uint64_t connections() const { return tcp_.active; }
   /// Bytes of tracking state: flow tables, timers, connection states.
   std::size_t memory_bytes() const;
   /// Bytes of stream state reserved (0 without reassembly).
