@@ -26,6 +26,7 @@ CounterSnapshot& CounterSnapshot::operator+=(const CounterSnapshot& o) {
   tx_bytes += o.tx_bytes;
   injected += o.injected;
   held += o.held;
+  connections += o.connections;
   for (std::size_t i = 0; i < drop_reason_count; ++i) dropped_by[i] += o.dropped_by[i];
   return *this;
 }
@@ -38,6 +39,7 @@ CounterSnapshot WorkerCounters::snapshot() const {
   s.tx_bytes = tx_bytes.get();
   s.injected = injected.get();
   s.held = held.get();
+  s.connections = connections.get();
   for (std::size_t i = 0; i < drop_reason_count; ++i) s.dropped_by[i] = dropped_by[i].get();
   return s;
 }

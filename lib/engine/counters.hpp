@@ -41,6 +41,7 @@ struct CounterSnapshot {
   uint64_t tx_packets = 0, tx_bytes = 0;
   uint64_t injected = 0;
   uint64_t held = 0;
+  uint64_t connections = 0; // tracked now (a gauge: summed over workers)
   std::array<uint64_t, drop_reason_count> dropped_by{};
 
   uint64_t dropped() const;
@@ -56,6 +57,7 @@ struct alignas(64) WorkerCounters {
   Counter tx_packets, tx_bytes;
   Counter injected;
   Counter held;
+  Counter connections;
   std::array<Counter, drop_reason_count> dropped_by;
 
   void drop(DropReason r, uint64_t n = 1) { dropped_by[static_cast<std::size_t>(r)].add(n); }

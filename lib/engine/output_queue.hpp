@@ -19,7 +19,7 @@ namespace haka::engine {
 /// (drops counted as tx_full) rather than reallocating on the packet path.
 class OutputQueue {
  public:
-  enum class Kind : uint8_t { forward, drop };
+  enum class Kind : uint8_t { forward, back, drop };
   struct Item {
     rte_mbuf* m;
     Kind kind;
@@ -32,6 +32,8 @@ class OutputQueue {
 
   void forward(rte_mbuf* m) { add(Item{m, Kind::forward, DropReason::tx_full}); }
   void drop(rte_mbuf* m, DropReason r) { add(Item{m, Kind::drop, r}); }
+  /// Out the port the current packet came in by (e.g. a RST toward its sender).
+  void back(rte_mbuf* m) { add(Item{m, Kind::back, DropReason::tx_full}); }
   /// The engine made `n` packets (rebuilt, forged, reassembled): counted in
   /// as injected now, out by whatever verdict they get, now or later.
   void injected(uint64_t n = 1) { injected_ += n; }
@@ -48,6 +50,7 @@ class OutputQueue {
         case Kind::forward:
           if (!special(it.m)) out.forward(it.m);
           break;
+        case Kind::back: out.back(it.m); break;
         case Kind::drop: out.drop(it.m, it.reason); break;
       }
     }

@@ -1,4 +1,5 @@
 #include "engine/runner.hpp"
+#include "engine/telemetry.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -206,8 +207,9 @@ void print_stats_line(const CounterSnapshot& now, const CounterSnapshot& before,
   double pps = dt > 0 ? double(now.rx_packets - before.rx_packets) / dt : 0;
   double bps = dt > 0 ? double(now.rx_bytes - before.rx_bytes) * 8 / dt : 0;
   std::printf("stats: rx %" PRIu64 " pkts (%.1f kpps, %.3f Gbit/s) tx %" PRIu64 " injected %" PRIu64
-              " dropped %" PRIu64 " held %" PRIu64 "\n",
-              now.rx_packets, pps / 1e3, bps / 1e9, now.tx_packets, now.injected, now.dropped(), now.held);
+              " dropped %" PRIu64 " held %" PRIu64 " connections %" PRIu64 "\n",
+              now.rx_packets, pps / 1e3, bps / 1e9, now.tx_packets, now.injected, now.dropped(), now.held,
+              now.connections);
   std::fflush(stdout);
 }
 
@@ -285,6 +287,10 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     }
     workers.push_back(std::move(lw));
   }
+
+  std::vector<const WorkerCounters*> published;
+  for (const auto& w : workers) published.push_back(&w->counters);
+  TelemetryPublisher telemetry(std::move(published));
 
   auto t0 = Clock::now();
   auto last = t0;

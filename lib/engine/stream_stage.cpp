@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "net/packet_meta.hpp"
+#include "net/forge.hpp"
 #include "net/rewrite.hpp"
 
 namespace haka::engine {
@@ -150,6 +151,7 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
       spool_->counters().add(took ? StreamOutcome::empty_held : StreamOutcome::worker_full);
     }
     check_end(*p, c, d, m);
+    if (c.streams == 0) return took;
     if (!took && translated) translate_headers(*p, d, m, p->map[idx(d)].to_output(tcp::Seq{pm.tcp_seq}));
     return took;
   }
@@ -169,12 +171,18 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   drain_dropped();
   if (a.new_bytes > 0) {
     spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;
-    const StreamConn conn{p->uid, cfg_.worker, m, d};
-    for (StreamListener* l : listeners_) l->on_data(conn, d, a.first_new, a.new_bytes);
+    const StreamConn conn{p->uid, &c, cfg_.worker, m, d};
+    for (StreamListener* l : listeners_) {
+      l->on_data(conn, d, a.first_new, a.new_bytes);
+      // A listener dropped or reset the connection: its streams (and this
+      // packet, which they held) are gone.
+      if (c.streams == 0) return true;
+    }
   }
   switch (tcp::stream_verdict(a.outcome)) {
     case StreamVerdict::held:
       check_end(*p, c, d, m);
+      if (c.streams == 0) return true;
       release(c, *p, d);
       return true;
     case StreamVerdict::forward:
@@ -207,8 +215,11 @@ void StreamStage::check_end(Pair& p, const tcp::Connection& c, Dir d, const rte_
   p.ended[idx(d)] = 1;
   if (s.started()) s.finish();
   ++t_.streams_ended;
-  const StreamConn conn{p.uid, cfg_.worker, m, d};
-  for (StreamListener* l : listeners_) l->on_end(conn, d);
+  const StreamConn conn{p.uid, const_cast<tcp::Connection*>(&c), cfg_.worker, m, d};
+  for (StreamListener* l : listeners_) {
+    l->on_end(conn, d);
+    if (c.streams == 0) return;
+  }
 }
 
 void StreamStage::release(tcp::Connection& c, Pair& p, Dir d) {
@@ -320,11 +331,11 @@ void StreamStage::drain_dropped() {
   spool_->clear_dropped();
 }
 
-void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why) {
+void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why, bool release_first) {
   for (Dir d : {Dir::up, Dir::down}) {
     tcp::TcpStream& s = p.dir[idx(d)];
     if (!s.started()) continue;
-    release(c, p, d); // what nothing holds still leaves
+    if (release_first) release(c, p, d); // what nothing holds still leaves
     s.clear(*spool_, [&](rte_mbuf* m) { out_.drop(m, why); });
   }
   for (StreamListener* l : listeners_) l->on_close(p.uid);
@@ -338,9 +349,80 @@ void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why) {
   --t_.pairs_now;
 }
 
-void StreamStage::on_close(tcp::Connection& c, DropReason why) {
+void StreamStage::send(tcp::Connection& c, Dir d) {
   if (c.streams == 0) return;
-  free_pair(c, pairs_[c.streams - 1], why);
+  release(c, pairs_[c.streams - 1], d);
+}
+
+int StreamStage::forge_resets(tcp::Connection& c, const rte_mbuf* current, Dir cur, bool to_client, bool to_server) {
+  // Where the receiver of `d`'s bytes stands: the end of what left toward it.
+  auto released_end = [&](Dir d) {
+    const tcp::Endpoint& e = c.endpoint(d);
+    Pair* p = c.streams != 0 ? &pairs_[c.streams - 1] : nullptr;
+    if (p == nullptr || !p->dir[idx(d)].started()) return e.next;
+    const tcp::Seq r = p->dir[idx(d)].released_seq();
+    const tcp::Seq out = p->map[idx(d)].to_output(r);
+    return e.has(tcp::ep_flag::fin) && r == e.fin_seq ? out + 1 : out;
+  };
+  const net::PacketMeta& pm = net::meta(current);
+  uint8_t scratch[32];
+  const uint8_t* a = net::ip_addresses(current, scratch);
+  uint16_t sport = 0, dport = 0;
+  if (a == nullptr || !net::tcp_ports(current, sport, dport)) {
+    ++t_.resets_failed;
+    return 0;
+  }
+  const unsigned alen = net::ip_address_len(pm);
+  // The current packet's sender and receiver; client = sender of direction up.
+  net::TcpEndpoints from_receiver;
+  from_receiver.l3 = static_cast<net::L3Kind>(pm.l3_kind);
+  std::memcpy(from_receiver.src, a + alen, alen);
+  std::memcpy(from_receiver.dst, a, alen);
+  from_receiver.sport = dport;
+  from_receiver.dport = sport;
+  net::TcpEndpoints from_sender = from_receiver;
+  std::swap(from_sender.src, from_sender.dst);
+  std::swap(from_sender.sport, from_sender.dport);
+  if (cfg_.link == net::LinkType::ethernet && rte_pktmbuf_data_len(current) >= 12) {
+    const uint8_t* eth = rte_pktmbuf_mtod(current, const uint8_t*);
+    std::memcpy(from_receiver.dst_mac, eth + 6, 6);
+    std::memcpy(from_receiver.src_mac, eth, 6);
+    std::memcpy(from_sender.dst_mac, eth, 6);
+    std::memcpy(from_sender.src_mac, eth + 6, 6);
+  }
+  int made = 0;
+  auto one = [&](bool toward_client) {
+    // Toward the client: from the server, at the end of the down bytes it got.
+    const Dir from = toward_client ? Dir::down : Dir::up;
+    const bool toward_sender = (toward_client ? Dir::up : Dir::down) == cur;
+    net::TcpSegmentSpec spec;
+    spec.seq = released_end(from).value();
+    spec.ack = 0;
+    spec.flags = tcp::tcp_flag::rst;
+    spec.window = 0;
+    spec.ttl = 64;
+    spec.ip_id = 0;
+    rte_mbuf* r = net::forge_tcp(cfg_.pool, cfg_.link, toward_sender ? from_receiver : from_sender, spec);
+    if (r == nullptr) {
+      ++t_.resets_failed;
+      return;
+    }
+    net::meta(r) = net::PacketMeta{};
+    net::meta(r).timestamp_ns = pm.timestamp_ns;
+    out_.injected();
+    if (toward_sender) out_.back(r);
+    else out_.forward(r);
+    ++t_.resets_forged;
+    ++made;
+  };
+  if (to_client) one(true);
+  if (to_server) one(false);
+  return made;
+}
+
+void StreamStage::on_close(tcp::Connection& c, DropReason why, bool release_first) {
+  if (c.streams == 0) return;
+  free_pair(c, pairs_[c.streams - 1], why, release_first);
 }
 
 void StreamStage::close_all() {
@@ -350,7 +432,7 @@ void StreamStage::close_all() {
     tcp::Connection fake{};
     fake.streams = i + 1;
     if (!p.map[0].empty() || !p.map[1].empty()) fake.flags = tcp::conn_flag::translated;
-    free_pair(fake, p, DropReason::shutdown);
+    free_pair(fake, p, DropReason::shutdown, true);
   }
 }
 
@@ -369,6 +451,8 @@ std::vector<CounterGroup> StreamStage::collect() const {
               {"rebuilt", t_.rebuilt},
               {"rebuild_failed", t_.rebuild_failed},
               {"translated_packets", t_.translated_packets},
+              {"resets_forged", t_.resets_forged},
+              {"resets_failed", t_.resets_failed},
               {"translation_lost", t_.translation_lost},
               {"streams_ended", t_.streams_ended},
               {"connections_peak", t_.pairs_peak}};

@@ -13,6 +13,7 @@
 
 #include "engine/counters.hpp"
 #include "engine/output_queue.hpp"
+#include "net/packet_meta.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/seq_offset_map.hpp"
 #include "tcp/tcp_stream.hpp"
@@ -23,6 +24,7 @@ namespace haka::engine {
 /// Identity of a connection for stream listeners.
 struct StreamConn {
   uint64_t uid;      // unique per worker for its lifetime
+  tcp::Connection* conn;  // its tracker state (the pipeline maps it to its slot)
   uint32_t worker;   // the worker's index
   const rte_mbuf* packet; // the packet being processed (addresses and ports; may be of either direction)
   tcp::Dir packet_dir;    // its direction
@@ -39,6 +41,9 @@ class StreamListener {
   virtual void on_end(const StreamConn& conn, tcp::Dir d) = 0;
   /// The connection's streams are gone (closed, reset, dropped, timed out).
   virtual void on_close(uint64_t uid) = 0;
+  /// After on_data/on_end returned: a listener that acted on the connection
+  /// (drop, reset) asks the stage to stop delivering (true).
+  virtual bool stop_delivery(const StreamConn&) { return false; }
 };
 
 /// Settings of the stream stage, one per worker.
@@ -48,6 +53,7 @@ struct StreamStageConfig {
   uint32_t chunks = 1u << 18;      // vbuffer chunk nodes (64 B each)
   uint16_t mtu = 1500;             // rebuilt packets are split to fit
   uint32_t modified_directions = 4096; // stream directions with unacknowledged length edits at once
+  net::LinkType link = net::LinkType::ethernet; // forged RSTs' link header
   rte_mempool* pool = nullptr;     // mbufs for rebuilt packets and owned bytes
   uint32_t worker = 0;
   bool pass_through = false;       // observe: nothing dropped or rebuilt (packets still wait for marks, as Haka)
@@ -74,8 +80,21 @@ class StreamStage {
   /// The packet's ACK (of the other direction's bytes, as its receiver got
   /// them) in the other direction's original space, for the tracker.
   tcp::Seq ack_to_original(tcp::Connection& c, tcp::Dir d, tcp::Seq ack);
-  /// The connection ends: what can leave leaves, the rest is dropped (`why`).
-  void on_close(tcp::Connection& c, DropReason why);
+  /// flow:reset() (to_server and to_client) or halfreset() (to_server only):
+  /// forges RSTs from the peer's address, with the sequence number the
+  /// receiver expects next (the end of what was released to it, in output
+  /// space, FIN included), so a real stack accepts them (RFC 5961 exact
+  /// match). `current` (direction `cur`) gives addresses and MACs; the RST
+  /// toward its sender goes back out the port it came in by. Haka's order
+  /// and fields: toward the client first; RST only, ack 0, window 0, TTL 64,
+  /// IP id 0. Returns how many were queued (injected).
+  int forge_resets(tcp::Connection& c, const rte_mbuf* current, tcp::Dir cur, bool to_client, bool to_server);
+  /// Releases what nothing holds in `d` (flow:send(dir)).
+  void send(tcp::Connection& c, tcp::Dir d);
+  /// The connection ends: with `release_first` what can leave leaves (a
+  /// close, a peer's RST), the rest is dropped (`why`); without, everything
+  /// held is dropped (a rule's drop or reset, as Haka).
+  void on_close(tcp::Connection& c, DropReason why, bool release_first = true);
   /// Shutdown: every connection's streams as on_close (counted `shutdown`).
   void close_all();
 
@@ -102,7 +121,7 @@ class StreamStage {
   void translate_headers(Pair& p, tcp::Dir d, rte_mbuf* m, tcp::Seq out_seq);
   void check_end(Pair& p, const tcp::Connection& c, tcp::Dir d, const rte_mbuf* m);
   void drain_dropped();
-  void free_pair(tcp::Connection& c, Pair& p, DropReason why);
+  void free_pair(tcp::Connection& c, Pair& p, DropReason why, bool release_first);
 
   StreamStageConfig cfg_;
   OutputQueue& out_;
@@ -122,6 +141,7 @@ class StreamStage {
     uint64_t rebuild_failed = 0;
     uint64_t translation_lost = 0; // a modified packet the offset map could not record: connection's data dropped
     uint64_t translated_packets = 0;
+    uint64_t resets_forged = 0, resets_failed = 0;
     uint64_t streams_ended = 0;
     uint64_t pairs_peak = 0, pairs_now = 0;
   } t_;

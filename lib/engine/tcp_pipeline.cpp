@@ -102,6 +102,7 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     sc.pool = cfg.pool;
     sc.mtu = cfg.mtu;
     sc.worker = cfg.worker;
+    sc.link = cfg.decode.link;
     sc.pass_through = cfg.pass_through;
     // Room for every packet the streams can hold plus a burst's own, its
     // fragments and rebuilt pieces: the queue never reallocates.
@@ -341,6 +342,9 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     }
     tcp::Connection& c = conns_[slot];
     const tcp::Dir dir = to_tcp(table.direction(slot, swapped));
+    current_conn_ = &c;
+    current_dropped_ = false;
+    current_now_ = now;
     tcp::StepResult r;
     const bool translated = c.has(tcp::conn_flag::translated);
     // Rules changed a stream's length: the peer acknowledges in output
@@ -352,6 +356,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       // increment instead of a 6-byte result spilled and reloaded per packet.
       tcp_.add(r);
       if (stage_ && (seg.len != 0 || c.streams != 0) && stage_->on_segment(c, dir, m, r)) return taken();
+      if (current_dropped_) return refuse(DropReason::connection_dropped);
       return Fate{};
     }
     r = tcp::step_general(c, dir, seg, now, cfg_.tcp);
@@ -379,6 +384,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
                                                                   : DropReason::tcp_invalid);
     if (stage_ && !r.has(tcp::tcp_event::finished)) {
       if (stage_->on_segment(c, dir, m, r)) return taken();
+      if (current_dropped_) return refuse(DropReason::connection_dropped);
       // SYN, RST and keep-alive segments do not reach the streams' own translation.
       if (translated && (seg.flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0) stage_->translate(c, dir, m);
       else if (translated && r.outcome == tcp::SegmentOutcome::keepalive) stage_->translate(c, dir, m);
@@ -386,6 +392,21 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     return Fate{};
   }
   return Fate{};
+}
+
+void TcpPipeline::rule_drop(tcp::Connection& c, tcp::EndReason why) {
+  const auto slot = static_cast<uint32_t>(&c - conns_.data());
+  if (&c == current_conn_) current_dropped_ = true;
+  const uint64_t now = current_now_ > c.last_seen ? current_now_ : c.last_seen;
+  tcp::StepResult r = tcp::drop(c, now, why);
+  tcp_.add(r);
+  if (stage_) stage_->on_close(c, DropReason::connection_dropped, false);
+  timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
+}
+
+void TcpPipeline::rule_reset(tcp::Connection& c, const rte_mbuf* current, tcp::Dir cur, bool halfreset) {
+  if (stage_) stage_->forge_resets(c, current, cur, !halfreset, true);
+  rule_drop(c, tcp::EndReason::dropped);
 }
 
 bool TcpPipeline::erase_slot(uint32_t slot) {

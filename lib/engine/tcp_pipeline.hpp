@@ -72,12 +72,27 @@ class TcpPipeline {
     count_fragments(out);
   }
 
+  /// Rule actions, called (by the Lua host) while a packet of the connection
+  /// is processed. drop: Haka's flow:drop(): the connection goes to reset,
+  /// its held packets and the current one are dropped, later packets of the
+  /// tuple are dropped silently until the reset timeout.
+  void rule_drop(tcp::Connection& c, tcp::EndReason why = tcp::EndReason::dropped);
+  /// flow:reset() (both ends) or flow:halfreset() (server only), then drop.
+  /// `current` is the packet being processed, of direction `cur`.
+  void rule_reset(tcp::Connection& c, const rte_mbuf* current, tcp::Dir cur, bool halfreset);
+  /// flow:send(dir): release what nothing holds in that direction.
+  void rule_send(tcp::Connection& c, tcp::Dir d) {
+    if (stage_) stage_->send(c, d);
+  }
+
   /// Adds a consumer of the reassembled bytes (no-op without reassembly).
   void add_stream_listener(StreamListener* l) {
     if (stage_) stage_->add_listener(l);
   }
 
   uint64_t held() const;
+  /// Connections tracked now.
+  uint64_t connections() const { return tcp_.active; }
   /// Bytes of tracking state: flow tables, timers, connection states.
   std::size_t memory_bytes() const;
   /// Bytes of stream state reserved (0 without reassembly).
@@ -148,6 +163,9 @@ class TcpPipeline {
   std::unique_ptr<flow::TimerWheel> timers_;
   std::vector<tcp::Connection> conns_;
   bool table_changed_ = false; // an insert or erase happened in this burst
+  tcp::Connection* current_conn_ = nullptr; // connection of the packet being tracked
+  bool current_dropped_ = false;            // a rule dropped it while its packet was processed
+  uint64_t current_now_ = 0;
   uint64_t next_tick_ = 0; // packet time at which the timer wheel next needs advancing
   uint64_t tsc_base_ = 0, ns_base_ = 0;
   double ns_per_tsc_ = 0;

@@ -28,6 +28,7 @@ struct ForwardAll {
   template <class Io>
   void finish(TxBatch<Io>&) {}
   uint64_t held() const { return 0; }
+  uint64_t connections() const { return 0; }
 };
 
 /// One lcore's loop: for each lane, receive a burst, let the processor give
@@ -89,6 +90,7 @@ class Worker {
     for (std::size_t i = 0; i < drop_reason_count; ++i)
       if (t.dropped_by[i] != 0) counters_.dropped_by[i].add(t.dropped_by[i]);
     counters_.held.set(proc_.held());
+    counters_.connections.set(proc_.connections());
   }
 
   Io& io_;

@@ -80,5 +80,55 @@ else
   echo "FAIL odd-ports: $(cat "$tmp/odd.out")"; fails=$((fails + 1))
 fi
 
+# Telemetry: /haka/stats and /haka/drops answer while the engine runs, with
+# the same counters the summary ends with (rx grows, nothing dropped).
+prefix="haka_tel_$$"
+"$bin" -l "$cpu" --no-huge -m 512 --no-pci --file-prefix "$prefix" --log-level='*:error' \
+  --vdev net_null0,size=64 --vdev net_null1,size=64 -- --duration 3 --stats-interval 0 \
+  --summary-json "$tmp/tel.json" >"$tmp/tel.out" 2>&1 &
+pid=$!
+if /usr/bin/python3 - "$prefix" >"$tmp/tel.check" 2>&1 <<'PY'
+import json, os, socket, sys, time
+prefix = sys.argv[1]
+dirs = ["/var/run/dpdk", os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk"), "/tmp/dpdk"]
+path = None
+for _ in range(100):
+    for d in dirs:
+        p = os.path.join(d, prefix, "dpdk_telemetry.v2")
+        if os.path.exists(p):
+            path = p
+    if path:
+        break
+    time.sleep(0.05)
+if not path:
+    sys.exit("no telemetry socket for prefix %s" % prefix)
+time.sleep(0.5)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(path)
+s.recv(1024)
+def ask(c):
+    s.send(c.encode())
+    return json.loads(s.recv(65536))[c]
+a = ask("/haka/stats")
+time.sleep(0.3)
+b = ask("/haka/stats")
+drops = ask("/haka/drops")
+problems = []
+if not (b["rx_packets"] > a["rx_packets"] > 0):
+    problems.append("rx does not grow: %s then %s" % (a, b))
+if b["workers"] != 1 or "worker0" not in b:
+    problems.append("per-worker dict missing: %s" % b)
+if b["dropped"] != 0 or any(drops.values()) or "tx_full" not in drops:
+    problems.append("drops: %s" % drops)
+print("; ".join(problems) or "ok")
+sys.exit(1 if problems else 0)
+PY
+then
+  echo "ok telemetry"
+else
+  echo "FAIL telemetry: $(cat "$tmp/tel.check")"; fails=$((fails + 1))
+fi
+wait "$pid" || { echo "FAIL telemetry run: $(cat "$tmp/tel.out")"; fails=$((fails + 1)); }
+
 echo "live_vdev: $fails failed"
 [ "$fails" -eq 0 ]

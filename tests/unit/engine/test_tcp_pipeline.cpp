@@ -434,3 +434,72 @@ TEST_F(TcpPipelineTest, OutOfOrderSegmentsAreHeldThenLeaveInOrder) {
 
 } // namespace
 } // namespace haka::engine
+
+namespace haka::engine {
+namespace {
+
+// A rule that resets the connection once more than 10 bytes came from the
+// client (Haka's stream-rst case), or half-resets it.
+struct Resetter : StreamListener {
+  TcpPipeline* pipe = nullptr;
+  bool half = false;
+  std::size_t seen = 0;
+  void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator, uint32_t n) override {
+    if (d != tcp::Dir::up) return;
+    seen += n;
+    if (seen > 10) pipe->rule_reset(*conn.conn, conn.packet, conn.packet_dir, half);
+  }
+  void on_end(const StreamConn&, tcp::Dir) override {}
+  void on_close(uint64_t) override {}
+};
+
+void reset_case(bool half) {
+  Harness h;
+  Resetter rs;
+  rs.pipe = h.proc.get();
+  rs.half = half;
+  h.proc->add_stream_listener(&rs);
+  std::vector<rte_mbuf*> kept;
+  h.io.keep = &kept;
+  Conversation c(half ? 40201 : 40200);
+  const uint32_t C = c.cseq + 1, S = c.sseq + 1;
+  const uint64_t t = 100 * sec;
+  h.run({c.seg(true, 0x02, c.cseq, 0, 0, t), c.seg(false, 0x12, c.sseq, C, 0, t + 1),
+         c.seg(true, 0x10, C, S, 0, t + 2), c.seg(true, 0x18, C, S, 6, t + 3),
+         c.seg(false, 0x18, S, C + 6, 4, t + 4),
+         c.seg(true, 0x18, C + 6, S + 4, 6, t + 5), // 12 bytes: reset here, this segment dropped
+         c.seg(true, 0x18, C + 12, S + 4, 6, t + 6)}); // later: dropped silently
+  std::vector<Sent> out = decode_sent(kept, c);
+  for (rte_mbuf* m : kept) rte_pktmbuf_free(m);
+  std::string listing;
+  for (const Sent& o : out)
+    listing += (o.from_client ? "c " : "s ") + std::to_string(o.seq) + " " + std::to_string(o.ack) + " " +
+               std::to_string(o.payload.size()) + "\n";
+  ASSERT_EQ(out.size(), half ? 6u : 7u) << listing;
+  // The two RSTs leave by different ports (toward the client: back out the
+  // port the client's packets come in by), so find them by direction.
+  int to_client = 0, to_server = 0;
+  for (std::size_t i = 5; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].ack, 0u);
+    EXPECT_TRUE(out[i].payload.empty());
+    if (out[i].from_client) {
+      ++to_server;
+      EXPECT_EQ(out[i].seq, C + 6) << "the dropped segment's bytes never left";
+    } else {
+      ++to_client;
+      EXPECT_EQ(out[i].seq, S + 4) << "at the end of what the client received";
+    }
+  }
+  EXPECT_EQ(to_client, half ? 0 : 1);
+  EXPECT_EQ(to_server, 1);
+  EXPECT_EQ(h.group("connections")["closed_dropped"], 1u);
+  EXPECT_EQ(h.dropped(DropReason::connection_dropped), 2u);
+  EXPECT_EQ(h.group("streams")["resets_forged"], half ? 1u : 2u);
+  EXPECT_TRUE(h.counters.snapshot().balanced());
+}
+
+TEST_F(TcpPipelineTest, RuleResetForgesAcceptableRstsAndDropsTheRest) { reset_case(false); }
+TEST_F(TcpPipelineTest, RuleHalfResetOnlyTellsTheServer) { reset_case(true); }
+
+} // namespace
+} // namespace haka::engine
