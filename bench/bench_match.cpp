@@ -10,6 +10,8 @@
 // Args: {pattern set, chunk bytes}; set 0 = 10 literals, 1 = 1000 literals,
 // 2 = 10000 literals, 3 = 100 regexes. BM_Raw*NoSom scans a second database
 // compiled without start-of-match tracking: what SOM itself costs.
+// BM_*Flows: the same bytes spread over 4096 concurrent streams;
+// BM_*OpenClose: the cost of a stream's life (set 1 or 3).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -181,6 +183,97 @@ void raw(benchmark::State& state, bool som) {
 }
 void BM_RawHyperscan(benchmark::State& state) { raw(state, true); }
 void BM_RawHyperscanNoSom(benchmark::State& state) { raw(state, false); }
+
+// Many flows at once: the same 1 MiB dealt chunk by chunk, round robin, to
+// 4096 streams that stay open across iterations (each state is touched once
+// every 4096 chunks, as on a worker with that many active connections).
+// Scanning only: opening and closing are measured by BM_*OpenClose.
+constexpr std::size_t kFlows = 4096;
+
+void BM_StreamScannerFlows(benchmark::State& state) {
+  const auto db = database(static_cast<int>(state.range(0)), true);
+  const auto chunk = static_cast<std::size_t>(state.range(1));
+  const std::string& data = payload();
+  Scanner scanner(db->stream_size(), kFlows);
+  if (!scanner.reserve(*db)) std::abort();
+  std::vector<StreamScanner> flows(kFlows);
+  uint64_t matches = 0;
+  auto count = [&](const Match&) { ++matches; };
+  for (auto _ : state) {
+    std::size_t f = 0;
+    for (std::size_t off = 0; off < data.size(); off += chunk, f = (f + 1) % kFlows) {
+      const std::size_t n = std::min(chunk, data.size() - off);
+      (void)flows[f].scan(*db, scanner, {reinterpret_cast<const uint8_t*>(data.data() + off), n}, count);
+    }
+  }
+  for (StreamScanner& s : flows) s.discard(scanner);
+  report(state, *db, matches);
+}
+
+void BM_RawHyperscanFlows(benchmark::State& state) {
+  const auto db = database(static_cast<int>(state.range(0)), true);
+  const auto chunk = static_cast<std::size_t>(state.range(1));
+  const std::string& data = payload();
+  hs_scratch_t* scratch = nullptr;
+  if (hs_alloc_scratch(db->stream(), &scratch) != HS_SUCCESS) std::abort();
+  std::vector<hs_stream_t*> flows(kFlows, nullptr);
+  for (hs_stream_t*& s : flows)
+    if (hs_open_stream(db->stream(), 0, &s) != HS_SUCCESS) std::abort();
+  uint64_t matches = 0;
+  for (auto _ : state) {
+    std::size_t f = 0;
+    for (std::size_t off = 0; off < data.size(); off += chunk, f = (f + 1) % kFlows) {
+      const auto n = static_cast<unsigned>(std::min(chunk, data.size() - off));
+      hs_scan_stream(flows[f], data.data() + off, n, 0, scratch, raw_count, &matches);
+    }
+  }
+  for (hs_stream_t* s : flows) hs_close_stream(s, nullptr, nullptr, nullptr);
+  hs_free_scratch(scratch);
+  report(state, *db, matches);
+}
+
+// Opening and closing a flow's stream state (with its end-of-stream check):
+// ours from the slab; raw Hyperscan's from the heap (the process-wide stream
+// allocator is ours once a slab exists; with no slab current it is
+// aligned_alloc/free plus a look-up of the slab registry on free).
+void BM_StreamScannerOpenClose(benchmark::State& state) {
+  const auto db = database(static_cast<int>(state.range(0)), true);
+  Scanner scanner(db->stream_size(), 4);
+  if (!scanner.reserve(*db)) std::abort();
+  const uint8_t byte = 'x';
+  for (auto _ : state) {
+    StreamScanner s;
+    (void)s.scan(*db, scanner, {&byte, 1}, [](const Match&) {});
+    (void)s.close(*db, scanner, [](const Match&) {});
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+void BM_RawHyperscanOpenClose(benchmark::State& state) {
+  const auto db = database(static_cast<int>(state.range(0)), true);
+  hs_scratch_t* scratch = nullptr;
+  if (hs_alloc_scratch(db->stream(), &scratch) != HS_SUCCESS) std::abort();
+  uint64_t matches = 0;
+  for (auto _ : state) {
+    hs_stream_t* s = nullptr;
+    if (hs_open_stream(db->stream(), 0, &s) != HS_SUCCESS) std::abort();
+    hs_scan_stream(s, "x", 1, 0, scratch, raw_count, &matches);
+    hs_close_stream(s, scratch, raw_count, &matches);
+  }
+  hs_free_scratch(scratch);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_StreamScannerOpenClose)->Arg(1)->Arg(3);
+BENCHMARK(BM_RawHyperscanOpenClose)->Arg(1)->Arg(3);
+
+void flow_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"set", "chunk"});
+  for (int set : {1, 3})
+    for (int chunk : {1460, 200}) b->Args({set, chunk});
+  b->Unit(benchmark::kMicrosecond);
+}
+BENCHMARK(BM_StreamScannerFlows)->Apply(flow_args);
+BENCHMARK(BM_RawHyperscanFlows)->Apply(flow_args);
 
 void args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"set", "chunk"});
