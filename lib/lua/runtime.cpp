@@ -442,7 +442,9 @@ Status Runtime::on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream&, const
   }
   std::size_t avail = 0;
   if (current.available(avail) != vbuffer::Error::ok) avail = 0;
-  if (avail == 0 && !end_of_stream && !has_streamed_) return Status::ok;
+  // No new byte and no end: nothing any listener could see (a waiting
+  // streamed rule would only wait again).
+  if (avail == 0 && !end_of_stream) return Status::ok;
   flows_[f.index].lua_state = true;
   set_current(current);
   HK_PUSH_FN("receive_data");

@@ -9,6 +9,8 @@ local jit = require('jit')
 local abi = require('haka.abi')
 local haka = require('haka.core')
 local vbuffer = require('haka.vbuffer')
+require('haka.state_machine')
+require('haka.dissector')
 require('protocol/ipv4')
 local tcp = require('protocol/tcp')
 local tcp_connection = require('protocol/tcp_connection')
@@ -93,7 +95,14 @@ function D.listener_mask()
 			if l.streamed then streamed = true end
 		end
 	end
-	if tcp_connection.policies.new_connection:has_entries() then mask = bit.bor(mask, 4) end
+	if tcp_connection.policies.new_connection:has_entries()
+			or tcp_connection.policies.next_dissector:has_entries() then
+		mask = bit.bor(mask, 4)
+	end
+	if #tcp_connection.flow_dissector_classes > 0 then
+		mask = bit.bor(mask, 16)
+		streamed = true
+	end
 	return mask, streamed
 end
 
@@ -160,6 +169,10 @@ local function new_connection(fs, pkt)
 		ls[i].eval(flow, pkt)
 		if fs.dropped or rawget(pkt, '_dropped') then return end
 	end
+	local nd = tcp_connection.policies.next_dissector
+	if nd:has_entries() then
+		nd:apply { ctx = flow, values = { port = flow.dstport } }
+	end
 end
 
 function D.new_connection(fslot, fgen, pslot, pgen)
@@ -177,8 +190,8 @@ end
 local cur = ffi.new('hk_iter')
 local iter_size = ffi.sizeof('hk_iter')
 
-local function coroutine_body(l, flow, iter, dir)
-	local ok, err = xpcall(l.eval, handler, flow, iter, dir)
+local function coroutine_body(fn, first, iter, dir)
+	local ok, err = xpcall(fn, handler, first, iter, dir)
 	if not ok and err ~= ABORT then return err end
 	return nil
 end
@@ -190,8 +203,8 @@ local function resume(fs, key, ctx, ...)
 	if err ~= nil then error(err, 0) end
 end
 
-local function run_streamed(l, fs, dir, avail, eof)
-	local key = l.idx * 2 + dir
+-- fn(first, iter, direction) runs as the coroutine of `key` on this flow.
+local function run_streamed(key, fn, first, fs, dir, avail, eof)
 	local ctx = fs.cos[key]
 	if ctx == false then return end
 	if ctx == nil then
@@ -202,7 +215,7 @@ local function run_streamed(l, fs, dir, avail, eof)
 		ctx.iter = vbuffer.new_iterator(c, ctx)
 		ctx.co = coroutine.create(coroutine_body)
 		fs.cos[key] = ctx
-		resume(fs, key, ctx, l, fs.flow, ctx.iter, DIR[dir])
+		resume(fs, key, ctx, fn, first, ctx.iter, DIR[dir])
 	else
 		ctx.eof = eof
 		ctx.current = cur
@@ -213,6 +226,10 @@ end
 
 local sub_t = vbuffer.sub_t
 
+local function receive_next(d, iter, direction)
+	return d:receive_streamed(iter, direction)
+end
+
 local function receive_data(fs, dir, avail, eof)
 	local rc = api.data_current(rt, cur)
 	if rc ~= 0 then abi.fail(rc) end
@@ -222,7 +239,7 @@ local function receive_data(fs, dir, avail, eof)
 	for i = 1, #ls do
 		local l = ls[i]
 		if l.streamed then
-			run_streamed(l, fs, dir, avail, eof)
+			run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
 		elseif avail > 0 then
 			-- The (begin, length) sub of the new bytes: its size does not follow later inserts.
 			local c = vbuffer.iter_t()
@@ -233,6 +250,11 @@ local function receive_data(fs, dir, avail, eof)
 			l.eval(flow, s, dirname)
 		end
 		if fs.dropped then return end
+	end
+	-- The next dissector, after the rules (Haka's order).
+	local nd = fs.next
+	if nd ~= nil and rawget(nd, '_parent') ~= nil then
+		run_streamed(-1 - dir, receive_next, nd, fs, dir, avail, eof)
 	end
 end
 

@@ -111,7 +111,99 @@ end
 
 function tcp_connection.isflow(f) return getmetatable(f) == Flow end
 
-tcp_connection.helper = {}
+-- Next dissectors: tcp_connection.policies.next_dissector (values: port)
+-- with `haka.dissectors.<name>.install` as action, or the helper's
+-- install_tcp_rule.
+policies.next_dissector = haka.policy.new("next dissector")
+
+-- TcpFlowDissector: a dissector riding on one connection's streams; its
+-- receive_streamed runs as a streamed coroutine per direction (boot.lua).
+local dissector = require('haka.dissector')
+local TcpFlowDissector = dissector.class('TcpFlowDissector', nil)
+tcp_connection.helper = { TcpFlowDissector = TcpFlowDissector }
+
+-- Dissectors declared on this type make receive_data wanted.
+tcp_connection.flow_dissector_classes = {}
+function TcpFlowDissector.on_new_class(cls)
+	table.insert(tcp_connection.flow_dissector_classes, cls)
+end
+
+function TcpFlowDissector._property(k)
+	if k == 'flow' then return function (self) return rawget(self, '_parent') end end
+	if k == 'state' then
+		return function (self)
+			local st = rawget(self, '_state')
+			return st and st.current or nil
+		end
+	end
+	if k == 'name' then return function (self) return dissector.classof(self).name end end
+	return nil
+end
+
+-- Enables the dissector `cls` on `flow` (one instance per flow).
+function TcpFlowDissector.dissect(cls, flow)
+	if not tcp_connection.isflow(flow) then error("invalid parent dissector, must be a tcp flow", 2) end
+	local state = rawget(flow, '_state')
+	if state.next ~= nil then return state.next end
+	local obj = cls:new(flow)
+	state.next = obj
+	return obj
+end
+
+-- A rule enabling the dissector on connections to `port`.
+function TcpFlowDissector.install_tcp_rule(cls, port)
+	haka.rule {
+		on = tcp_connection.events.new_connection,
+		eval = function (flow, pkt)
+			if pkt.dstport == port then cls:dissect(flow) end
+		end,
+	}
+end
+TcpFlowDissector.install_udp_rule = TcpFlowDissector.install_tcp_rule
+
+function TcpFlowDissector.method.__init(self, flow)
+	if not tcp_connection.isflow(flow) then error("invalid parent dissector, must be a tcp flow", 2) end
+	rawset(self, '_parent', flow)
+	local cls = dissector.classof(self)
+	if cls.state_machine then rawset(self, '_state', cls.state_machine:instanciate(self)) end
+end
+
+function TcpFlowDissector.method.trigger(self, name, ...)
+	return dissector.trigger(self, name, ...)
+end
+
+function TcpFlowDissector.method.can_continue(self)
+	return rawget(self, '_parent') ~= nil
+end
+
+function TcpFlowDissector.method.continue(self)
+	if rawget(self, '_parent') == nil then haka.abort() end
+end
+
+function TcpFlowDissector.method.drop(self)
+	local p = rawget(self, '_parent')
+	if p then
+		p:drop()
+		rawset(self, '_parent', nil)
+	end
+end
+
+function TcpFlowDissector.method.reset(self)
+	local p = rawget(self, '_parent')
+	if p then
+		p:reset()
+		rawset(self, '_parent', nil)
+	end
+end
+
+function TcpFlowDissector.method.receive_streamed(self, iter, direction)
+	local st = rawget(self, '_state')
+	if st == nil then error("no state machine defined", 2) end
+	while iter:wait() do
+		st:update(iter, direction)
+		self:continue()
+	end
+end
 
 haka.dissectors.tcp_connection = tcp_connection
 return tcp_connection

@@ -260,3 +260,87 @@ TEST_F(StreamTest, BuffersMadeByRules) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+class DissectorTest : public StreamTest {};
+
+TEST_F(DissectorTest, LineDissectorFiresItsEventsAcrossSegments) {
+  Runtime& rt = load("local line = require('protocol/line')\n"
+                     "line.install_tcp_rule(80)\n"
+                     "haka.rule{ on = line.events.receive_line, eval = function (d, text, dir)\n"
+                     "  print(dir, text, d.state, d.flow.dstport)\n"
+                     "end }\n");
+  EXPECT_TRUE(rt.wants(Event::new_connection));
+  EXPECT_TRUE(rt.wants(Event::receive_data));
+  EXPECT_TRUE(rt.has_streamed());
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, f, "HELO a\r\nMAIL"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up);
+  EXPECT_EQ(data(rt, f, " FROM x\nQU"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, f, "250 ok\n", tcp::Dir::down), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 3u) << host_.all_logs();
+  EXPECT_EQ(host_.prints[0], "up\tHELO a\treading\t80");
+  EXPECT_EQ(host_.prints[1], "up\tMAIL FROM x\treading\t80");
+  EXPECT_EQ(host_.prints[2], "down\t250 ok\treading\t80");
+}
+
+TEST_F(DissectorTest, OtherPortsAreNotDissected) {
+  Runtime& rt = load("local line = require('protocol/line')\n"
+                     "line.install_tcp_rule(25)\n"
+                     "haka.rule{ on = line.events.receive_line, eval = function (d, text) print(text) end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok);
+  EXPECT_EQ(data(rt, f, "x\n"), Status::ok);
+  EXPECT_TRUE(host_.prints.empty());
+}
+
+TEST_F(DissectorTest, OverlongLineDropsTheConnection) {
+  Runtime& rt = load("local line = require('protocol/line')\n"
+                     "line.class.max_line = 8\n"
+                     "haka.rule{ on = haka.dissectors.tcp_connection.events.new_connection,\n"
+                     "  eval = function (flow) line.dissect(flow) end }\n"
+                     "haka.rule{ on = line.events.line_too_long, eval = function (d, dir) print('too long', dir, d.state) end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok);
+  EXPECT_EQ(data(rt, f, "0123456789abc"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u) << host_.all_logs();
+  EXPECT_EQ(host_.prints[0], "too long\tup\treading");
+  ASSERT_EQ(host_.flow_calls.size(), 1u);
+  EXPECT_EQ(host_.flow_calls[0].action, FlowAction::drop);
+}
+
+TEST_F(DissectorTest, StateMachineBasics) {
+  load("local sm = haka.state_machine.new('t', function ()\n"
+       "  state_type{ events = { 'go', 'stop' } }\n"
+       "  a = state(); b = state()\n"
+       "  a:on{ event = events.enter, execute = function (o) o.log[#o.log+1] = 'enter a' end }\n"
+       "  a:on{ event = events.go, when = function (o, n) return n > 1 end, execute = function (o) o.log[#o.log+1] = 'go' end, jump = b }\n"
+       "  a:on{ event = events.go, execute = function (o) o.log[#o.log+1] = 'small' end }\n"
+       "  b:on{ event = events.leave, execute = function (o) o.log[#o.log+1] = 'leave b' end }\n"
+       "  any:on{ event = events.stop, jump = finish }\n"
+       "  b:on{ event = events.finish, execute = function (o) o.log[#o.log+1] = 'finish' end }\n"
+       "  initial(a)\n"
+       "end)\n"
+       "local o = { log = {} }\n"
+       "local i = sm:instanciate(o)\n"
+       "i:trigger('go', 1)\n"
+       "print(i.current)\n"
+       "i:trigger('go', 2)\n"
+       "print(i.current)\n"
+       "i:trigger('stop')\n"
+       "print(i.current, table.concat(o.log, ','))\n"
+       "print(pcall(i.trigger, i, 'go', 1))\n"
+       "print(pcall(haka.state_machine.new, 'bad', function () x = state(); x:on{ event = events.nope, jump = x }; initial(x) end))\n");
+  ASSERT_EQ(host_.prints.size(), 5u);
+  EXPECT_EQ(host_.prints[0], "a");
+  EXPECT_EQ(host_.prints[1], "b");
+  EXPECT_EQ(host_.prints[2], "finish\tenter a,small,go,leave b,finish");
+  EXPECT_NE(host_.prints[3].find("state machine instance has finished"), std::string::npos) << host_.prints[3];
+  EXPECT_NE(host_.prints[4].find("state type has no event 'nope'"), std::string::npos) << host_.prints[4];
+}
+
+} // namespace
+} // namespace haka::lua::test
