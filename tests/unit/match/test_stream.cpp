@@ -3,6 +3,7 @@
 // return of freed states, frees from another slab or thread), counters.
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -263,6 +264,56 @@ TEST(StreamSlab, StateFreedThroughAnotherSlabOrThreadReturnsToItsOwner) {
   ASSERT_EQ(t.scan(*db, *one, bytes("a"), rec), ScanStatus::ok);
   std::thread([&] { t.discard(*two); }).join(); // another thread, another slab
   EXPECT_EQ(one->slab().available(), 2u);
+}
+
+TEST(StreamSlab, RemoteFreesRaceWithTheOwnerWithoutLosingOrSharingSlots) {
+  // The owner takes slots and hands them to another thread, which gives them
+  // back through the lock-free remote list while the owner keeps taking.
+  constexpr std::size_t slots = 64;
+  constexpr int rounds = 200000;
+  StreamSlab slab(64, slots);
+  ASSERT_TRUE(slab.ok());
+  std::vector<std::atomic<int>> in_use(slots);
+  std::mutex m; // the test's hand-over queue, not the slab
+  std::vector<void*> queue;
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  const auto base = [&] { // the lowest slot address
+    std::vector<void*> all;
+    while (void* p = slab.take(64)) all.push_back(p);
+    EXPECT_EQ(all.size(), slots);
+    for (void* p : all) slab.give(p);
+    return reinterpret_cast<uintptr_t>(*std::min_element(all.begin(), all.end()));
+  }();
+  std::thread other([&] {
+    while (!done.load() || [&] { std::lock_guard g(m); return !queue.empty(); }()) {
+      std::vector<void*> batch;
+      {
+        std::lock_guard g(m);
+        batch.swap(queue);
+      }
+      for (void* p : batch) {
+        const auto i = (reinterpret_cast<uintptr_t>(p) - base) / 64;
+        if (in_use[i].exchange(0) != 1) ++errors;
+        slab.give_remote(p);
+      }
+    }
+  });
+  int taken = 0;
+  while (taken < rounds) {
+    void* p = slab.take(64);
+    if (p == nullptr) continue; // all out: wait for the other thread
+    ASSERT_TRUE(slab.owns(p));
+    const auto i = (reinterpret_cast<uintptr_t>(p) - base) / 64;
+    if (in_use[i].exchange(1) != 0) ++errors; // handed out twice
+    std::lock_guard g(m);
+    queue.push_back(p);
+    ++taken;
+  }
+  done = true;
+  other.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(slab.available(), slots);
 }
 
 TEST(StreamSlab, StreamsOpenedOutsideAScannerUseTheHeap) {
