@@ -125,6 +125,45 @@ TEST(Sink, EveryOneByteFeedingFindsTheSameMatch) {
   EXPECT_EQ(sink.result().end, 8u);
 }
 
+// Haka's sample rule (sample/ruleset/tcp/security.lua): the /bin/sh
+// shellcode as EXTENDED %xNN escapes, matched across packets.
+constexpr std::string_view kShellcodePattern =
+    "%xeb %x1f %x5e %x89 %x76 %x08 %x31 %xc0"
+    "%x88 %x46 %x07 %x89 %x46 %x0c %xb0 %x0b"
+    "%x89 %xf3 %x8d %x4e %x08 %x8d %x56 %x0c"
+    "%xcd %x80 %x31 %xdb %x89 %xd8 %x40 %xcd"
+    "%x80 %xe8 %xdc %xff %xff %xff /bin/sh";
+const std::string kShellcode =
+    "\xeb\x1f\x5e\x89\x76\x08\x31\xc0\x88\x46\x07\x89\x46\x0c\xb0\x0b"
+    "\x89\xf3\x8d\x4e\x08\x8d\x56\x0c\xcd\x80\x31\xdb\x89\xd8\x40\xcd"
+    "\x80\xe8\xdc\xff\xff\xff/bin/sh";
+
+TEST(Sink, HakaSampleShellcodeAcrossPacketsAtEveryCut) {
+  ASSERT_EQ(kShellcode.size(), 45u);
+  auto db = test::regexp(kShellcodePattern, flag::extended);
+  ASSERT_NE(db, nullptr);
+  auto sc = test::scanner_for(*db);
+  const std::string stream = "GET / HTTP/1.0\r\n\r\n" + kShellcode + "\r\n";
+  const uint64_t at = stream.find(kShellcode);
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    Sink sink(db, *sc);
+    const bool first = sink.feed(std::string_view(stream).substr(0, cut), false);
+    EXPECT_EQ(first, cut >= at + kShellcode.size()) << cut;
+    EXPECT_TRUE(sink.feed(std::string_view(stream).substr(cut), true)) << cut;
+    EXPECT_EQ(sink.result().begin, at) << cut;
+    EXPECT_EQ(sink.result().end, at + kShellcode.size()) << cut;
+  }
+  EXPECT_TRUE(match(*db, *sc, stream).found);
+  // Without EXTENDED the spaces are part of the pattern: no match.
+  auto plain = test::regexp(kShellcodePattern, 0);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(match(*plain, *sc, stream).found);
+  // One byte changed: no match.
+  std::string altered = stream;
+  altered[at + 20] ^= 1;
+  EXPECT_FALSE(match(*db, *sc, altered).found);
+}
+
 TEST(Sink, NoMemoryIsReportedNotHidden) {
   auto db = test::regexp("abc");
   auto sc = test::scanner_for(*db, 1);
