@@ -113,6 +113,16 @@ int pkt_action(lua_State* L) {
   return 1;
 }
 
+// __haka_call(f, ...): calls a rule function through a C frame. Rule code
+// runs interpreted (jit.off) for the instruction bound; a JIT trace of the
+// dispatcher that reached it directly would abort (and end blacklisted),
+// while a C function is stitched around: the dispatcher stays compiled.
+// Not for streamed rules: they yield, and cannot across this C frame.
+int call_rule(lua_State* L) {
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 } // namespace
 
 const char* level_name(LogLevel l) {
@@ -210,6 +220,8 @@ bool Runtime::boot(std::string& err) {
   lua_setglobal(L_, "__haka_flow_action");
   lua_pushcfunction(L_, pkt_action);
   lua_setglobal(L_, "__haka_pkt_action");
+  lua_pushcfunction(L_, call_rule);
+  lua_setglobal(L_, "__haka_call");
 
   std::string boot = cfg_.lua_dir + "/haka/boot.lua";
   if (luaL_loadfile(L_, boot.c_str()) != 0 || lua_pcall(L_, 0, 1, 0) != 0) {

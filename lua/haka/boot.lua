@@ -54,6 +54,11 @@ D.handler = handler
 -- not run inside JIT-compiled loops, so this keeps the bound sound.
 local jit_rules = false
 
+-- Plain listeners are called through __haka_call unless rules are JIT-compiled
+-- (see runtime.cpp call_rule).
+local function direct(f, ...) return f(...) end
+local invoke = __haka_call
+
 local function searcher(name)
 	local file = name:gsub('%.', '/')
 	for _, dir in ipairs(rule_dirs) do
@@ -74,6 +79,7 @@ table.insert(package.loaders, 2, searcher)
 
 function D.load_rule(path, jit_all)
 	jit_rules = jit_all
+	invoke = jit_rules and direct or __haka_call
 	local dir = path:match('^(.*)/[^/]*$') or '.'
 	local known = false
 	for _, d in ipairs(rule_dirs) do if d == dir then known = true end end
@@ -130,7 +136,7 @@ end
 local function run(ev, fs, ...)
 	local ls = ev.listeners
 	for i = 1, #ls do
-		ls[i].eval(...)
+		invoke(ls[i].eval, ...)
 		if fs ~= nil and fs.dropped then return end
 	end
 end
@@ -166,7 +172,7 @@ local function new_connection(fs, pkt)
 	end
 	local ls = tc_events.new_connection.listeners
 	for i = 1, #ls do
-		ls[i].eval(flow, pkt)
+		invoke(ls[i].eval, flow, pkt)
 		if fs.dropped or rawget(pkt, '_dropped') then return end
 	end
 	local nd = tcp_connection.policies.next_dissector
@@ -247,7 +253,7 @@ local function receive_data(fs, dir, avail, eof)
 			local s = sub_t()
 			rc = api.iter_sub(c, avail, 0, s)
 			if rc ~= 0 then abi.fail(rc) end
-			l.eval(flow, s, dirname)
+			invoke(l.eval, flow, s, dirname)
 		end
 		if fs.dropped then return end
 	end
