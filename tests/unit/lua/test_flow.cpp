@@ -176,3 +176,54 @@ TEST_F(FlowTest, SlotsRunOut) {
 
 } // namespace
 } // namespace haka::lua::test
+
+#include "haka_config.h"
+
+namespace haka::lua::test {
+namespace {
+
+using SampleTest = LuaTest;
+
+TEST_F(SampleTest, SeedTcpRuleSetRunsUnchanged) {
+  std::string err;
+  RuntimeConfig cfg;
+  cfg.rule_files.push_back(std::string(HAKA_DPDK_SOURCE_LUA_DIR) + "/samples/tcp/rules.lua");
+  cfg.pool = pool_.get();
+  cfg.max_flows = 8;
+  rt_ = Runtime::create(cfg, host_, err);
+  ASSERT_NE(rt_, nullptr) << err;
+  Runtime& rt = *rt_;
+  EXPECT_TRUE(rt.wants(Event::new_connection));
+  EXPECT_TRUE(rt.wants(Event::tcp_receive_packet));
+  FlowInfo https = flow_info();
+  https.dstport = 443;
+  https.srcport = 52110;
+  FlowRef a = rt.open_flow(https, nullptr);
+  EXPECT_EQ(rt.on_new_connection(a, PacketRef{packet(0x02, "", 52110, 443), true}), Status::ok);
+  FlowRef b = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(b, PacketRef{packet(0x02, "", 50706, 80), true}), Status::ok);
+  EXPECT_EQ(host_.all_logs(),
+            "debug core: rejected policy authorizing http traffic for new connection\n"
+            "debug core: rejected policy authorizing ssh traffic (no available dissector) for new connection\n"
+            "debug core: applying policy drop by default for new connection\n"
+            "debug core: rejected policy authorizing ssh traffic (no available dissector) for new connection\n"
+            "debug core: applying policy authorizing http traffic for new connection\n");
+  ASSERT_EQ(host_.flow_calls.size(), 1u);
+  EXPECT_EQ(host_.flow_calls[0].action, FlowAction::drop);
+  ASSERT_EQ(host_.alerts.size(), 1u);
+  EXPECT_EQ(host_.alerts[0],
+            "alert: id = = <>\n\tdescription = drop by default\n"
+            "\tsources = {\n\t\taddress: 192.168.10.1\n\t\tservice: tcp/52110\n\t}\n"
+            "\ttargets = {\n\t\taddress: 192.168.20.1\n\t\tservice: tcp/443\n\t}\n");
+  rte_mbuf* xmas = packet(0x01 | 0x08 | 0x20);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{xmas, true}, false), Status::ok);
+  ASSERT_EQ(host_.alerts.size(), 2u);
+  EXPECT_EQ(host_.alerts[1],
+            "alert: id = = <>\n\tdescription = Xmas attack detected\n"
+            "\tsources = {\n\t\taddress: 192.168.10.1\n\t}\n\ttargets = {\n\t\taddress: 192.168.20.1\n\t}\n");
+  ASSERT_EQ(host_.packet_calls.size(), 1u);
+  EXPECT_EQ(host_.packet_calls[0].second, PacketAction::drop);
+}
+
+} // namespace
+} // namespace haka::lua::test
