@@ -55,8 +55,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   haka::engine::Config& cfg = inv.config;
-  if (!cfg.rules.empty())
-    return fail(prog, "--rules " + cfg.rules + ": this build has no Lua rule engine yet (issue 5); run without --rules", 2);
   if (inv.no_hugepages)
     std::fprintf(stderr, "%s: no free hugepages: running with --no-huge (slower; see scripts/setup.sh)\n", prog);
 

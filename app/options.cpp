@@ -292,6 +292,10 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
     err = "--out needs --pcap (offline mode)";
     return false;
   }
+  if (!c.rules.empty() && (c.forward_only || !c.reassemble)) {
+    err = "--rules needs tracking and stream reassembly (not with --forward-only or --no-reassembly)";
+    return false;
+  }
   if (!c.dump_streams.empty() && (c.forward_only || !c.reassemble)) {
     err = "--dump-streams needs stream reassembly (not with --forward-only or --no-reassembly)";
     return false;

@@ -83,4 +83,18 @@ void AlertSink::raise(const Alert& a) {
   }
 }
 
+void AlertSink::raise_formatted(std::string_view text, uint64_t time_ns, std::string_view json_fields) {
+  ++count_;
+  if (text_ != nullptr) std::fwrite(text.data(), 1, text.size(), text_);
+  if (json_ != nullptr) {
+    std::string l = "{\"id\":" + std::to_string(count_) + ",\"time_ns\":" + std::to_string(time_ns);
+    if (!json_fields.empty()) {
+      l += ',';
+      l += json_fields;
+    }
+    l += "}\n";
+    std::fwrite(l.data(), 1, l.size(), json_);
+  }
+}
+
 } // namespace haka::engine

@@ -36,6 +36,10 @@ class AlertSink {
   /// Where the JSON lines go (nullptr: nowhere).
   void set_json_stream(std::FILE* f) { json_ = f; }
   void raise(const Alert& a);
+  /// An alert already laid out (a rule's haka.alert, whose fields are
+  /// lists): `text` in Haka's layout, `json_fields` the inside of its JSON
+  /// object without braces (id and time are added here).
+  void raise_formatted(std::string_view text, uint64_t time_ns, std::string_view json_fields);
   uint64_t count() const { return count_; }
 
  private:

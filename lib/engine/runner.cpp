@@ -67,6 +67,7 @@ TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempoo
   t.worker = worker;
   t.reassemble = cfg.reassemble;
   t.dump_streams = cfg.dump_streams;
+  if (!cfg.rules.empty()) t.rule_files = {cfg.rules};
   t.streams.stream = cfg.stream;
   // Held and kept packets come out of the pool the receive path needs: a
   // quarter each at most, so the streams can never starve the input.

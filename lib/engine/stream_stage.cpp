@@ -171,7 +171,7 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   drain_dropped();
   if (a.new_bytes > 0) {
     spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;
-    const StreamConn conn{p->uid, &c, cfg_.worker, m, d};
+    const StreamConn conn{p->uid, &c, cfg_.worker, m, d, &s.stream()};
     for (StreamListener* l : listeners_) {
       l->on_data(conn, d, a.first_new, a.new_bytes);
       // A listener dropped or reset the connection: its streams (and this
@@ -215,7 +215,8 @@ void StreamStage::check_end(Pair& p, const tcp::Connection& c, Dir d, const rte_
   p.ended[idx(d)] = 1;
   if (s.started()) s.finish();
   ++t_.streams_ended;
-  const StreamConn conn{p.uid, const_cast<tcp::Connection*>(&c), cfg_.worker, m, d};
+  const StreamConn conn{p.uid, const_cast<tcp::Connection*>(&c), cfg_.worker, m, d,
+                        s.started() ? &s.stream() : nullptr};
   for (StreamListener* l : listeners_) {
     l->on_end(conn, d);
     if (c.streams == 0) return;

@@ -28,6 +28,7 @@ struct StreamConn {
   uint32_t worker;   // the worker's index
   const rte_mbuf* packet; // the packet being processed (addresses and ports; may be of either direction)
   tcp::Dir packet_dir;    // its direction
+  vbuffer::Stream* stream = nullptr; // the stream of the event's direction
 };
 
 /// Something that consumes reassembled bytes (the dump writer; later the Lua
@@ -99,6 +100,7 @@ class StreamStage {
   void close_all();
 
   uint64_t held() const { return spool_->counters().held_now; }
+  vbuffer::BufferPool& buffers() { return *buffers_; }
   std::size_t memory_bytes() const;
   std::vector<CounterGroup> collect() const;
 

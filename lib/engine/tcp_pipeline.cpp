@@ -117,6 +117,21 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
   } else {
     p->out_ = OutputQueue(4096);
   }
+  if (!cfg.rule_files.empty()) {
+    if (!p->stage_) {
+      err = "Lua rules need stream reassembly (not with --no-reassembly)";
+      return nullptr;
+    }
+    LuaStageConfig lc;
+    lc.rule_files = cfg.rule_files;
+    lc.lua_dir = cfg.lua_dir;
+    lc.flows = cfg.streams.connections;
+    lc.instruction_limit = cfg.instruction_limit;
+    lc.pass_through = cfg.pass_through;
+    p->lua_ = LuaStage::create(lc, *p, alerts, p->stage_->buffers(), static_cast<uint32_t>(p->conns_.size()), err);
+    if (!p->lua_) return nullptr;
+    p->stage_->add_listener(p->lua_.get());
+  }
   p->tsc_base_ = rte_rdtsc();
   p->ns_base_ = wall_clock_ns();
   p->ns_per_tsc_ = 1e9 / static_cast<double>(rte_get_tsc_hz());
@@ -323,6 +338,11 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
   const uint64_t now = pm.timestamp_ns;
   tcp::SegmentView seg = tcp::segment_from(pm);
 
+  current_packet_ = m;
+  current_conn_ = nullptr;
+  if (lua_ && lua_->wants(lua::Event::tcp_receive_packet) && !lua_->tcp_packet(m))
+    return refuse(DropReason::rule_dropped);
+
   // Two passes at most: a restart ends the connection on the first and opens
   // the next one with the same segment on the second.
   for (int pass = 0; pass < 2; ++pass) {
@@ -338,13 +358,24 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       c = tcp::Connection{};
       tcp_.add(tcp::open(c, seg, now, cfg_.tcp));
       timers_->schedule(ins.slot, tcp::deadline(c, cfg_.tcp));
+      if (lua_ && lua_->wants_flows()) {
+        current_conn_ = &c;
+        current_dir_ = tcp::Dir::up;
+        current_dropped_ = false;
+        current_now_ = now;
+        if (!lua_->new_connection(ins.slot, c, m) || !lua_->receive_packet(ins.slot, c, tcp::Dir::up, m))
+          return refuse(DropReason::rule_dropped);
+      }
       return Fate{};
     }
     tcp::Connection& c = conns_[slot];
     const tcp::Dir dir = to_tcp(table.direction(slot, swapped));
     current_conn_ = &c;
+    current_dir_ = dir;
     current_dropped_ = false;
     current_now_ = now;
+    // Haka's order: the connection's receive_packet rules, then the state machine.
+    if (lua_ && !lua_->receive_packet(slot, c, dir, m)) return refuse(DropReason::rule_dropped);
     tcp::StepResult r;
     const bool translated = c.has(tcp::conn_flag::translated);
     // Rules changed a stream's length: the peer acknowledges in output
@@ -370,6 +401,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     }
     // The streams end with the connection: what can leave leaves before
     // this segment (e.g. the RST), the rest is dropped.
+    if (lua_ && r.has(tcp::tcp_event::end_connection)) lua_->end_connection(slot, c);
     if (stage_ && r.has(tcp::tcp_event::end_connection)) {
       if (translated && r.forward) stage_->translate(c, dir, m);
       stage_->on_close(c, DropReason::connection_dropped);
@@ -400,6 +432,7 @@ void TcpPipeline::rule_drop(tcp::Connection& c, tcp::EndReason why) {
   const uint64_t now = current_now_ > c.last_seen ? current_now_ : c.last_seen;
   tcp::StepResult r = tcp::drop(c, now, why);
   tcp_.add(r);
+  if (lua_ && r.has(tcp::tcp_event::end_connection)) lua_->end_connection(slot, c);
   if (stage_) stage_->on_close(c, DropReason::connection_dropped, false);
   timers_->schedule(slot, tcp::deadline(c, cfg_.tcp));
 }
@@ -415,6 +448,7 @@ bool TcpPipeline::erase_slot(uint32_t slot) {
 }
 
 void TcpPipeline::close_slot(uint32_t slot) {
+  if (lua_) lua_->end_connection(slot, conns_[slot]);
   if (stage_) stage_->on_close(conns_[slot], DropReason::connection_dropped);
   timers_->cancel(slot);
   erase_slot(slot);
@@ -423,6 +457,11 @@ void TcpPipeline::close_slot(uint32_t slot) {
 
 TcpPipeline::Fate TcpPipeline::apply_policy(tcp::Policy p, rte_mbuf* m) {
   ++t_.policy[static_cast<std::size_t>(p)];
+  if (lua_) {
+    // The rules' haka.policy entries, with the module's defaults (alert and drop).
+    if (lua_->policy(p, m)) return Fate{};
+    return refuse(policy_drop_reason(p));
+  }
   // The defaults of Haka's tcp_connection module: alert, then drop the packet.
   // (Rules will override them through haka.policy once the Lua layer exists.)
   const net::PacketMeta& pm = net::meta(m);
@@ -496,6 +535,8 @@ std::vector<CounterGroup> TcpPipeline::collect() const {
   g.push_back(std::move(frag));
   if (stage_)
     for (CounterGroup& sg : stage_->collect()) g.push_back(std::move(sg));
+  if (lua_)
+    for (CounterGroup& lg : lua_->collect()) g.push_back(std::move(lg));
   return g;
 }
 

@@ -14,6 +14,7 @@
 #include "engine/counters.hpp"
 #include "engine/lane.hpp"
 #include "engine/output_queue.hpp"
+#include "engine/lua_stage.hpp"
 #include "engine/stream_stage.hpp"
 #include "engine/tx_batch.hpp"
 #include "flow/flow_key.hpp"
@@ -40,6 +41,9 @@ struct TrackingConfig {
   bool reassemble = true;      // reassemble streams (false: tracking only)
   StreamStageConfig streams;   // its settings (pool, mtu and worker are filled in)
   std::string dump_streams;    // --dump-streams directory ("" = none)
+  std::vector<std::string> rule_files; // Lua rules (need reassembly)
+  std::string lua_dir;         // "" = the source tree's lua/
+  uint64_t instruction_limit = 50'000'000;
   uint32_t worker = 0;
 };
 
@@ -84,6 +88,12 @@ class TcpPipeline {
   void rule_send(tcp::Connection& c, tcp::Dir d) {
     if (stage_) stage_->send(c, d);
   }
+
+  /// What the rule stage needs to know about the packet being processed.
+  tcp::Connection* connection_base() { return conns_.data(); }
+  const rte_mbuf* current_packet() const { return current_packet_; }
+  tcp::Dir current_dir() const { return current_dir_; }
+  const tcp::Connection* current_connection() const { return current_conn_; }
 
   /// Adds a consumer of the reassembled bytes (no-op without reassembly).
   void add_stream_listener(StreamListener* l) {
@@ -164,6 +174,8 @@ class TcpPipeline {
   std::vector<tcp::Connection> conns_;
   bool table_changed_ = false; // an insert or erase happened in this burst
   tcp::Connection* current_conn_ = nullptr; // connection of the packet being tracked
+  const rte_mbuf* current_packet_ = nullptr;
+  tcp::Dir current_dir_ = tcp::Dir::up;
   bool current_dropped_ = false;            // a rule dropped it while its packet was processed
   uint64_t current_now_ = 0;
   uint64_t next_tick_ = 0; // packet time at which the timer wheel next needs advancing
@@ -173,6 +185,7 @@ class TcpPipeline {
   OutputQueue out_{1};
   std::unique_ptr<StreamStage> stage_;
   std::unique_ptr<StreamDumpWriter> dump_;
+  std::unique_ptr<LuaStage> lua_; // after stage_: its runtime uses the stage's buffer pool
 
   /// A burst's flow lookups, done in bulk before the packets are stepped in
   /// order: keys and hashes per family, the slots found, and for each packet
