@@ -8,6 +8,7 @@
 #include "haka_config.h"
 #include "lua/abi.hpp"
 #include "lua/packet.hpp"
+#include "net/forge.hpp"
 
 namespace haka::lua {
 
@@ -123,6 +124,74 @@ int call_rule(lua_State* L) {
   return 1;
 }
 
+uint32_t field_u32(lua_State* L, int t, const char* k, uint32_t def) {
+  lua_getfield(L, t, k);
+  uint32_t v = lua_isnumber(L, -1) ? static_cast<uint32_t>(lua_tonumber(L, -1)) : def;
+  lua_pop(L, 1);
+  return v;
+}
+
+// __haka_inject{src=, dst=, ttl=, id=, srcport=, dstport=, seq=, ack=, flags=,
+// window=, payload_slot=, payload_gen=}: forges an IPv4 TCP frame and hands it to
+// the host. Returns true, or false and a message.
+int inject(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  Runtime* rt = runtime_of(L);
+  const RuntimeConfig& cfg = rt->config();
+  if (cfg.forge_pool == nullptr) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "packet injection is not available");
+    return 2;
+  }
+  net::TcpEndpoints ep;
+  ep.l3 = net::L3Kind::ipv4;
+  uint32_t src = field_u32(L, 1, "src", 0), dst = field_u32(L, 1, "dst", 0);
+  for (int i = 0; i < 4; ++i) {
+    ep.src[i] = static_cast<uint8_t>(src >> (24 - 8 * i));
+    ep.dst[i] = static_cast<uint8_t>(dst >> (24 - 8 * i));
+  }
+  ep.sport = static_cast<uint16_t>(field_u32(L, 1, "srcport", 0));
+  ep.dport = static_cast<uint16_t>(field_u32(L, 1, "dstport", 0));
+  net::TcpSegmentSpec seg;
+  seg.seq = field_u32(L, 1, "seq", 0);
+  seg.ack = field_u32(L, 1, "ack", 0);
+  seg.flags = static_cast<uint8_t>(field_u32(L, 1, "flags", 0));
+  seg.window = static_cast<uint16_t>(field_u32(L, 1, "window", 0));
+  seg.ttl = static_cast<uint8_t>(field_u32(L, 1, "ttl", 64));
+  seg.ip_id = static_cast<uint16_t>(field_u32(L, 1, "id", 0));
+  std::size_t n = 0;
+  uint32_t slot = field_u32(L, 1, "payload_slot", UINT32_MAX);
+  if (slot != UINT32_MAX) {
+    vbuffer::Buffer* b = rt->buffer(slot, field_u32(L, 1, "payload_gen", 0));
+    if (b == nullptr) {
+      lua_pushboolean(L, 0);
+      lua_pushstring(L, "invalid buffer (freed or moved)");
+      return 2;
+    }
+    n = b->copy_to(rt->forge_scratch());
+    if (n < b->size()) {
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "forged payload too large");
+      return 2;
+    }
+  }
+  seg.payload = std::span<const uint8_t>(rt->forge_scratch().data(), n);
+  rte_mbuf* m = net::forge_tcp(cfg.forge_pool, cfg.forge_link, ep, seg);
+  if (m == nullptr) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "cannot forge the packet (pool empty or too large)");
+    return 2;
+  }
+  if (!rt->host().inject(m)) {
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "packet injection refused");
+    return 2;
+  }
+  ++rt->mutable_counters().injected;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 } // namespace
 
 const char* level_name(LogLevel l) {
@@ -174,6 +243,7 @@ std::unique_ptr<Runtime> Runtime::create(const RuntimeConfig& cfg, Host& host, s
   rt->buffer_gen_.assign(cfg.max_buffers, 1);
   rt->buffer_free_.reserve(cfg.max_buffers);
   for (uint32_t i = cfg.max_buffers; i > 0; --i) rt->buffer_free_.push_back(i - 1);
+  if (cfg.forge_pool != nullptr) rt->forge_scratch_.resize(65536);
   rt->tick_limit_ = cfg.instruction_limit == 0 ? 0 : (cfg.instruction_limit + kHookEvery - 1) / kHookEvery;
   if (!rt->boot(err)) return nullptr;
   for (const std::string& f : cfg.rule_files)
@@ -222,6 +292,8 @@ bool Runtime::boot(std::string& err) {
   lua_setglobal(L_, "__haka_pkt_action");
   lua_pushcfunction(L_, call_rule);
   lua_setglobal(L_, "__haka_call");
+  lua_pushcfunction(L_, inject);
+  lua_setglobal(L_, "__haka_inject");
 
   std::string boot = cfg_.lua_dir + "/haka/boot.lua";
   if (luaL_loadfile(L_, boot.c_str()) != 0 || lua_pcall(L_, 0, 1, 0) != 0) {

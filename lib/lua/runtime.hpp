@@ -11,6 +11,7 @@
 
 #include <rte_mbuf.h>
 
+#include "net/packet_meta.hpp"
 #include "tcp/connection.hpp"
 #include "vbuffer/stream.hpp"
 #include "vbuffer/vbuffer.hpp"
@@ -107,6 +108,13 @@ public:
   virtual void packet_action(rte_mbuf* m, PacketAction action) = 0;
   /// Network time, ns (packet time offline).
   virtual uint64_t now_ns() = 0;
+  /// A packet forged by a rule (haka.dissectors.tcp.create ... :inject()),
+  /// built in RuntimeConfig::forge_pool, not decoded. The host owns it from
+  /// now on; false: refused (e.g. pass-through), the host has freed it.
+  virtual bool inject(rte_mbuf* m) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
 };
 
 /// How a runtime is built.
@@ -118,6 +126,8 @@ struct RuntimeConfig {
   uint32_t max_buffers = 4096;          // vbuffers made by rules alive at once
   uint64_t instruction_limit = 50'000'000; // per dispatch call, 0: no bound
   bool jit_rules = false;               // JIT-compile rule code too (then the bound misses compiled loops)
+  rte_mempool* forge_pool = nullptr;    // mbufs for packets forged by rules (nullptr: inject() raises)
+  net::LinkType forge_link = net::LinkType::ethernet; // link header of forged frames
 };
 
 /// Counts of what the runtime did.
@@ -127,6 +137,7 @@ struct RuntimeCounters {
   uint64_t limits = 0;         // dispatches stopped by the instruction bound
   uint64_t stale_handles = 0;  // calls refused for a stale flow/packet handle
   uint64_t flows_refused = 0;  // open_flow with every slot taken
+  uint64_t injected = 0;       // forged packets handed to Host::inject
 };
 
 /// One LuaJIT VM with the rules loaded. Not thread-safe: one per worker.
@@ -202,6 +213,8 @@ public:
   void free_buffer(uint32_t index, uint32_t gen);
   void install_buffer(uint32_t index, vbuffer::Buffer&& b) { buffers_[index] = std::move(b); }
   RuntimeCounters& mutable_counters() { return counters_; }
+  const RuntimeConfig& config() const { return cfg_; }
+  std::span<uint8_t> forge_scratch() { return forge_scratch_; }
   void instruction_tick(lua_State* L);
   /// The receive_data position being dispatched (nullptr outside one).
   const vbuffer::Iterator* current() const { return current_; }
@@ -236,6 +249,7 @@ private:
   std::vector<FlowSlot> flows_;
   uint32_t flow_free_ = UINT32_MAX;
 
+  std::vector<uint8_t> forge_scratch_; // payload of a packet being forged
   std::vector<vbuffer::Buffer> buffers_;
   std::vector<uint32_t> buffer_gen_;
   std::vector<uint32_t> buffer_free_;

@@ -122,6 +122,44 @@ function ipv4.layer(pkt)
 	return setmetatable({ _p = pkt }, Layer)
 end
 
+-- Fields of the IPv4 layer, for upper layers that expose them too (pkt.ttl).
+ipv4.fields = fields
+
+-- Forging: haka.dissectors.packet.create(), then ipv4.create(raw): a new
+-- IPv4 header whose fields are plain values until tcp.create(ip):inject().
+local Forged = {}
+local forged_defaults = { src = 0, dst = 0, ttl = 64, id = 0, tos = 0, proto = 6 }
+Forged.__index = function (self, k)
+	local v = rawget(self, '_f')[k]
+	if v == nil then
+		if k == 'name' then return 'ipv4' end
+		error("unknown field '" .. tostring(k) .. "' of ipv4", 2)
+	end
+	if k == 'src' or k == 'dst' then return new_addr(v) end
+	return v
+end
+Forged.__newindex = function (self, k, v)
+	local f = rawget(self, '_f')
+	if f[k] == nil or k == 'proto' then error("unknown or read-only field '" .. tostring(k) .. "' of ipv4", 2) end
+	if getmetatable(v) == Addr then v = v.packed end
+	if type(v) ~= 'number' then error("number expected for ipv4 field " .. k, 2) end
+	f[k] = v
+end
+
+function ipv4.create(raw)
+	if type(raw) ~= 'table' or rawget(raw, '_raw') == nil then error("ipv4.create expects a packet from haka.dissectors.packet.create()", 2) end
+	local f = {}
+	for k, v in pairs(forged_defaults) do f[k] = v end
+	return setmetatable({ _f = f }, Forged)
+end
+
+function ipv4.isforged(ip) return getmetatable(ip) == Forged end
+
+haka.dissectors.packet = {
+	name = 'packet',
+	create = function () return { _raw = true } end,
+}
+
 ipv4.events = {}
 haka.dissectors.ipv4 = ipv4
 _G.ipv4 = ipv4

@@ -103,6 +103,7 @@ Packet.__index = function (self, k)
 	if m ~= nil then return m end
 	local g = getters[k]
 	if g ~= nil then return g(self) end
+	if ipv4.fields[k] ~= nil then return ipv4.layer(self)[k] end
 	error("unknown field '" .. tostring(k) .. "' of tcp", 2)
 end
 
@@ -120,6 +121,74 @@ function tcp.packet(slot, gen)
 end
 
 function tcp.ispacket(p) return getmetatable(p) == Packet end
+
+-- Forged TCP packets: tcp.create(forged_ip) gives a header whose fields are
+-- plain values and an empty payload vbuffer; inject() builds the frame
+-- (checksums computed) and hands it to the engine.
+local Forged = {}
+local forged_fields = { srcport = 0, dstport = 0, seq = 0, ack_seq = 0, window_size = 0, flags = 0 }
+local FFlags = {}
+FFlags.__index = function (self, k)
+	local f = rawget(self, '_f')
+	if k == 'all' then return f.flags end
+	local b = FLAG[k]
+	if b == nil then error("unknown tcp flag '" .. tostring(k) .. "'", 2) end
+	return bit.band(f.flags, b) ~= 0
+end
+FFlags.__newindex = function (self, k, v)
+	local f = rawget(self, '_f')
+	if k == 'all' then f.flags = v return end
+	local b = FLAG[k]
+	if b == nil then error("unknown tcp flag '" .. tostring(k) .. "'", 2) end
+	f.flags = v and bit.bor(f.flags, b) or bit.band(f.flags, bit.bnot(b))
+end
+
+local forged_methods = {}
+function forged_methods.inject(self)
+	local f = rawget(self, '_f')
+	local ip = rawget(self, '_ip')
+	local payload = rawget(self, '_payload')
+	local ok, err = __haka_inject {
+		src = ip.src.packed, dst = ip.dst.packed, ttl = ip.ttl, id = ip.id,
+		srcport = f.srcport, dstport = f.dstport, seq = f.seq, ack = f.ack_seq,
+		flags = f.flags, window = f.window_size,
+		payload_slot = payload.slot, payload_gen = payload.gen,
+	}
+	if not ok then error(err, 2) end
+end
+forged_methods.send = forged_methods.inject
+function forged_methods.verify_checksum() return true end
+function forged_methods.compute_checksum() end
+
+Forged.__index = function (self, k)
+	local f = rawget(self, '_f')
+	if k == 'flags' then return setmetatable({ _f = f }, FFlags) end
+	local v = f[k]
+	if v ~= nil then return v end
+	if k == 'payload' then return rawget(self, '_payload') end
+	if k == 'ip' then return rawget(self, '_ip') end
+	if k == 'name' then return 'tcp' end
+	local m = forged_methods[k]
+	if m ~= nil then return m end
+	return rawget(self, '_ip')[k]
+end
+Forged.__newindex = function (self, k, v)
+	local f = rawget(self, '_f')
+	if k == 'flags' and type(v) == 'number' then f.flags = v return end
+	if f[k] ~= nil then
+		if type(v) ~= 'number' then error("number expected for tcp field " .. k, 2) end
+		f[k] = v
+		return
+	end
+	rawget(self, '_ip')[k] = v
+end
+
+function tcp.create(ip)
+	if not ipv4.isforged(ip) then error("tcp.create expects a packet from ipv4.create()", 2) end
+	local f = {}
+	for k, v in pairs(forged_fields) do f[k] = v end
+	return setmetatable({ _f = f, _ip = ip, _payload = vbuffer.allocate(0) }, Forged)
+end
 
 haka.dissectors.tcp = tcp
 return tcp

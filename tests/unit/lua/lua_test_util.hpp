@@ -45,6 +45,11 @@ public:
   }
   void packet_action(rte_mbuf* m, PacketAction action) override { packet_calls.emplace_back(m, action); }
   uint64_t now_ns() override { return now; }
+  bool inject(rte_mbuf* m) override {
+    injected.push_back(m);
+    return true;
+  }
+  std::vector<rte_mbuf*> injected; // freed by the fixture
 
   /// Every log line joined (for substring checks).
   std::string all_logs() const {
@@ -67,6 +72,7 @@ protected:
   }
   void TearDown() override {
     rt_.reset();
+    for (rte_mbuf* m : host_.injected) rte_pktmbuf_free(m);
     for (rte_mbuf* m : mbufs_) rte_pktmbuf_free(m);
     mbufs_.clear();
     pool_.reset();

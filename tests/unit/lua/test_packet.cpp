@@ -223,3 +223,61 @@ TEST_F(PacketTest, LastEligiblePolicyEntryWins) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using ForgeTest = LuaTest;
+
+TEST_F(ForgeTest, CreateAndInjectLikeHakasCreateTest) {
+  RuntimeConfig cfg;
+  cfg.forge_pool = mp_;
+  Runtime& rt = load("require('protocol/ipv4')\nrequire('protocol/tcp')\n"
+                     "haka.rule{ on = haka.dissectors.tcp.events.receive_packet, eval = function (pkt)\n"
+                     "  local npkt = haka.dissectors.packet.create()\n"
+                     "  npkt = haka.dissectors.ipv4.create(npkt)\n"
+                     "  npkt.ttl = pkt.ttl; npkt.dst = pkt.dst; npkt.src = pkt.src\n"
+                     "  npkt = haka.dissectors.tcp.create(npkt)\n"
+                     "  npkt.window_size = pkt.window_size\n"
+                     "  npkt.seq = pkt.seq + 1000\n"
+                     "  if pkt.ack_seq ~= 0 then npkt.ack_seq = pkt.ack_seq + 1000 end\n"
+                     "  npkt.flags.all = pkt.flags.all\n"
+                     "  npkt.dstport = pkt.dstport + 10; npkt.srcport = pkt.srcport + 10\n"
+                     "  npkt.payload:append(pkt.payload:clone())\n"
+                     "  npkt:inject()\n"
+                     "end }\n",
+                     cfg);
+  rte_mbuf* m = packet(0x18, "payload!", 34003, 4444, 5000, 7000);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{m, true}, false), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.injected.size(), 1u);
+  rte_mbuf* f = host_.injected[0];
+  net::DecodeConfig dc;
+  ASSERT_EQ(net::decode(f, dc), net::DecodeOutcome::tcp); // checksums verified by the decoder
+  const net::PacketMeta& pm = net::meta(f);
+  EXPECT_EQ(pm.tcp_seq, 6000u);
+  EXPECT_EQ(pm.tcp_ack, 8000u);
+  EXPECT_EQ(pm.tcp_flags, 0x18);
+  EXPECT_EQ(pm.tcp_window, 512);
+  uint16_t sp = 0, dp = 0;
+  ASSERT_TRUE(net::tcp_ports(f, sp, dp));
+  EXPECT_EQ(sp, 34013);
+  EXPECT_EQ(dp, 4454);
+  ASSERT_EQ(pm.payload_len, 8);
+  EXPECT_EQ(std::string(rte_pktmbuf_mtod_offset(f, const char*, pm.payload_offset), 8), "payload!");
+  EXPECT_EQ(rt.counters().injected, 1u);
+}
+
+TEST_F(ForgeTest, InjectWithoutPoolRaises) {
+  Runtime& rt = load("require('protocol/tcp')\n"
+                     "haka.rule{ on = haka.dissectors.tcp.events.receive_packet, eval = function (pkt)\n"
+                     "  local n = haka.dissectors.tcp.create(haka.dissectors.ipv4.create(haka.dissectors.packet.create()))\n"
+                     "  n:inject()\n"
+                     "end }\n");
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(0x10), true}, false), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:4: packet injection is not available"), std::string::npos)
+      << host_.all_logs();
+  EXPECT_TRUE(host_.injected.empty());
+}
+
+} // namespace
+} // namespace haka::lua::test
