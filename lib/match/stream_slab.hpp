@@ -5,16 +5,20 @@
 // (hs_set_stream_allocator, a plain function without context). We install
 // ours once; it serves the slab that the calling thread has made current
 // (StreamSlab::Use, set by the match layer around hs_open_stream and
-// hs_close_stream only). Threads: a slab belongs to one worker thread. Its
-// free list is that thread's alone, no lock. A state freed by another
-// thread (a flow torn down from the main thread at shutdown, a slab used
-// by mistake from two workers) goes on the slab's lock-free "remote" list
-// (an atomic push), which the owner takes back whole (one atomic exchange)
-// when its own list runs dry. Memory not from any slab (a stream opened
-// directly with Hyperscan's API, outside the match layer) comes from and
-// goes back to the C heap.
+// hs_close_stream only). Threads: a slab belongs to one worker thread (its
+// Scanner's); its free list is that thread's alone, no lock, so a Scanner
+// is used by one thread at a time (the main thread may tear flows down
+// through it once the worker has stopped). A state freed while another
+// slab is current (a flow closed through another worker's Scanner, on any
+// thread) is found by address in a registry of slabs and goes on its own
+// slab's lock-free "remote" list (an atomic push), which the owner takes
+// back whole (one atomic exchange) when its own list runs dry. Memory not
+// from any slab (a stream opened directly with Hyperscan's API, outside the
+// match layer) comes from and goes back to the C heap.
 //
-// A slab must outlive every stream opened from it.
+// Sizing: one slot per stream open at once (two per tracked connection
+// for the engine's scan, plus the Lua sinks alive at once). A slab must
+// outlive every stream opened from it.
 #pragma once
 
 #include <atomic>
