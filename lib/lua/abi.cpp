@@ -385,6 +385,31 @@ int hk_buf_modified(void* rt, uint32_t slot, uint32_t gen, int* modified) {
   return 0;
 }
 
+int hk_sub_select(void* rt, hk_sub* b, hk_iter* ref, uint32_t* slot, uint32_t* gen) {
+  Runtime& r = rt_of(rt);
+  if (!r.new_buffer(*slot, *gen)) return kNoBufferSlot;
+  Sub s = load(b);
+  vbuffer::Buffer out;
+  Iterator it;
+  Error e = s.select(out, it);
+  if (e != Error::ok) {
+    r.free_buffer(*slot, *gen);
+    return code(e);
+  }
+  r.install_buffer(*slot, std::move(out));
+  store(ref, it);
+  return 0;
+}
+
+int hk_iter_restore(void* rt, hk_iter* b, uint32_t slot, uint32_t gen, int clone) {
+  vbuffer::Buffer* buf = rt_of(rt).buffer(slot, gen);
+  if (buf == nullptr) return kStaleBuffer;
+  Iterator it = load(b);
+  Error e = it.restore(buf, clone != 0);
+  if (e == Error::ok) store(b, it);
+  return code(e);
+}
+
 } // extern "C"
 
 const hk_api kApi = {
@@ -432,6 +457,8 @@ const hk_api kApi = {
     hk_buf_size,
     hk_buf_append,
     hk_buf_modified,
+    hk_sub_select,
+    hk_iter_restore,
 };
 
 } // namespace

@@ -60,6 +60,8 @@
     int (*buf_size)(void* rt, uint32_t slot, uint32_t gen, size_t* n);                                  \
     int (*buf_append)(void* rt, uint32_t slot, uint32_t gen, uint32_t other_slot, uint32_t other_gen);  \
     int (*buf_modified)(void* rt, uint32_t slot, uint32_t gen, int* modified);                          \
+    int (*sub_select)(void* rt, hk_sub* s, hk_iter* ref, uint32_t* buf_slot, uint32_t* buf_gen);         \
+    int (*iter_restore)(void* rt, hk_iter* ref, uint32_t buf_slot, uint32_t buf_gen, int clone);         \
   } hk_api;
 
 #define HK_ABI_STR2(...) #__VA_ARGS__

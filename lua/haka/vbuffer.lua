@@ -214,6 +214,15 @@ function Sub.pos(self, pos)
 	return new_iterator(it)
 end
 
+-- Moves the bytes out (returned as a vbuffer) and leaves a placeholder in
+-- the stream, which holds it until ref:restore(buf).
+function Sub.select(self)
+	local ref = iter_t()
+	local rc = api.sub_select(rt, self, ref, U32, U32 + 1)
+	if rc ~= 0 then fail(rc) end
+	return new_iterator(ref), new_buffer(U32[0], U32[1])
+end
+
 function Sub.clone(self, copy)
 	local rc = api.sub_clone(rt, self, U32, U32 + 1)
 	if rc ~= 0 then fail(rc) end
@@ -393,6 +402,11 @@ function Iterator.insert(self, buf)
 	local rc = api.iter_insert(rt, self.c, buf.slot, buf.gen, s)
 	if rc ~= 0 then fail(rc) end
 	return s
+end
+
+function Iterator.restore(self, buf, clone)
+	local rc = api.iter_restore(rt, self.c, buf.slot, buf.gen, clone and 1 or 0)
+	if rc ~= 0 then fail(rc) end
 end
 
 function Iterator.split(self)

@@ -344,3 +344,33 @@ TEST_F(DissectorTest, StateMachineBasics) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using SelectTest = StreamTest;
+
+TEST_F(SelectTest, SelectHoldsTheStreamUntilRestored) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "held = nil\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  if held == nil then\n"
+                     "    local ref, buf = data:sub(1, 2):select()\n"
+                     "    buf:sub(0, 1):setstring('X')\n"
+                     "    held = { ref = ref, buf = buf }\n"
+                     "  else\n"
+                     "    held.ref:restore(held.buf)\n"
+                     "    print(pcall(function () held.ref:restore(held.buf) end))\n"
+                     "  end\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "abcd"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(pop_all(tcp::Dir::up), ""); // held by the select placeholder
+  EXPECT_EQ(data(rt, f, "ef"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0].substr(0, 5), "false");
+  EXPECT_EQ(pop_all(tcp::Dir::up), "aXcdef");
+}
+
+} // namespace
+} // namespace haka::lua::test
