@@ -221,6 +221,62 @@ std::string format_alert_text(const AlertInfo& a) {
   return s;
 }
 
+namespace {
+
+void json_string(std::string& s, std::string_view v) {
+  s += '"';
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      s += buf;
+    } else {
+      s += c;
+    }
+  }
+  s += '"';
+}
+
+void json_items(std::string& s, const char* name, std::span<const AlertItem> items) {
+  if (items.empty()) return;
+  s += ",\"";
+  s += name;
+  s += "\":[";
+  bool first = true;
+  for (const AlertItem& i : items) {
+    if (!first) s += ',';
+    first = false;
+    s += i.kind == AlertItem::Kind::service ? "{\"service\":" : "{\"address\":";
+    json_string(s, i.text);
+    s += '}';
+  }
+  s += ']';
+}
+
+} // namespace
+
+std::string format_alert_json(const AlertInfo& a, uint64_t id) {
+  std::string s = "{\"id\":" + std::to_string(id) + ",\"time_ns\":" + std::to_string(a.time_ns);
+  if (!a.severity.empty()) {
+    s += ",\"severity\":";
+    json_string(s, a.severity);
+  }
+  if (!a.confidence.empty()) {
+    s += ",\"confidence\":";
+    json_string(s, a.confidence);
+  }
+  s += ",\"description\":";
+  json_string(s, a.description);
+  json_items(s, "sources", a.sources);
+  json_items(s, "targets", a.targets);
+  s += "}\n";
+  return s;
+}
+
 Runtime::Runtime(const RuntimeConfig& cfg, Host& host) : host_(host), cfg_(cfg), pool_(cfg.pool) {}
 
 Runtime::~Runtime() {
@@ -528,7 +584,7 @@ Status Runtime::on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream&, const
   if (current.available(avail) != vbuffer::Error::ok) avail = 0;
   // No new byte and no end: nothing any listener could see (a waiting
   // streamed rule would only wait again).
-  if (avail == 0 && !end_of_stream) return Status::ok;
+  if (avail == 0 && (!end_of_stream || !has_streamed_)) return Status::ok;
   flows_[f.index].lua_state = true;
   set_current(current);
   HK_PUSH_FN("receive_data");

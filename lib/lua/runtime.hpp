@@ -56,6 +56,11 @@ struct AlertInfo {
 /// fields), ending with a newline.
 std::string format_alert_text(const AlertInfo& a);
 
+/// The alert as one JSON object and a newline (--alerts FILE): id, time_ns,
+/// severity, confidence, description, sources/targets as lists of
+/// {"address": ...} / {"service": ...}.
+std::string format_alert_json(const AlertInfo& a, uint64_t id);
+
 /// What a rule asks of a connection.
 enum class FlowAction : uint8_t { drop, reset, halfreset, send };
 /// What a rule asks of a packet.

@@ -133,3 +133,21 @@ TEST_F(LoadTest, InfiniteLoopAtLoadIsBounded) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+TEST(AlertJson, OneObjectPerLineWithEscapes) {
+  AlertItem src[] = {{AlertItem::Kind::address, "10.0.0.1"}, {AlertItem::Kind::service, "tcp/80"}};
+  AlertInfo a;
+  a.time_ns = 42;
+  a.severity = "low";
+  a.description = "say \"hi\"\n";
+  a.sources = src;
+  EXPECT_EQ(format_alert_json(a, 7),
+            "{\"id\":7,\"time_ns\":42,\"severity\":\"low\",\"description\":\"say \\\"hi\\\"\\u000a\","
+            "\"sources\":[{\"address\":\"10.0.0.1\"},{\"service\":\"tcp/80\"}]}\n");
+}
+
+} // namespace
+} // namespace haka::lua::test
