@@ -339,6 +339,37 @@ TEST(StreamScanner, ScanFromInsideACallbackWithTheSameScratchIsAnError) {
   inner.discard(*sc);
 }
 
+TEST(Scanner, OneScannerServesSeveralDatabases) {
+  // The engine's pattern list and a rule's regexp on one worker.
+  std::vector<Pattern> list;
+  for (uint32_t i = 0; i < 100; ++i) list.push_back({"evil" + std::to_string(i) + "[0-9]{2}x", 0, i});
+  CompileError error;
+  DatabaseOptions o;
+  o.block = false;
+  auto engine = Database::compile(list, o, error);
+  ASSERT_NE(engine, nullptr) << error.describe();
+  auto re = test::regexp("needle", flag::case_insensitive);
+  ASSERT_NE(re, nullptr);
+  Scanner sc(std::max(engine->stream_size(), re->stream_size()), 8);
+  ASSERT_TRUE(sc.reserve(*re));
+  ASSERT_TRUE(sc.reserve(*engine));
+  test::Recorder a, b;
+  StreamScanner up, sink_stream;
+  EXPECT_EQ(up.scan(*engine, sc, bytes("..evil42"), a), ScanStatus::ok);
+  EXPECT_EQ(sink_stream.scan(*re, sc, bytes("a NEE"), b), ScanStatus::ok);
+  EXPECT_EQ(up.scan(*engine, sc, bytes("17x.."), a), ScanStatus::ok);
+  EXPECT_EQ(sink_stream.scan(*re, sc, bytes("Dle"), b), ScanStatus::ok);
+  ASSERT_EQ(a.seen.size(), 1u);
+  EXPECT_EQ(a.seen[0].id, 42u);
+  EXPECT_EQ(a.seen[0].begin, 2u);
+  EXPECT_EQ(a.seen[0].end, 11u);
+  ASSERT_EQ(b.seen.size(), 1u);
+  EXPECT_EQ(b.seen[0].begin, 2u);
+  EXPECT_TRUE(match(*re, sc, "xxNeEdLe").found); // block mode too
+  up.discard(sc);
+  sink_stream.discard(sc);
+}
+
 TEST(MatchBatch, CollectsThenDropsAndCounts) {
   auto db = test::regexp("a");
   auto sc = test::scanner_for(*db);
