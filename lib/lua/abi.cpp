@@ -136,6 +136,9 @@ int hk_flow_info(void* rt, uint32_t slot, uint32_t gen, hk_flow_info* out) {
   out->dstip = f->info.dstip;
   out->srcport = f->info.srcport;
   out->dstport = f->info.dstport;
+  out->ipv6 = f->info.ipv6 ? 1 : 0;
+  std::memcpy(out->src6, f->info.src6, 16);
+  std::memcpy(out->dst6, f->info.dst6, 16);
   return 0;
 }
 
@@ -385,6 +388,18 @@ int hk_buf_modified(void* rt, uint32_t slot, uint32_t gen, int* modified) {
   return 0;
 }
 
+int hk_pkt_addr(void* rt, uint32_t slot, uint32_t gen, int dst, uint8_t* out, int* len) {
+  Runtime::PacketSlot* p = rt_of(rt).packet(slot, gen);
+  if (p == nullptr) return kStalePacket;
+  uint8_t scratch[32];
+  const uint8_t* a = net::ip_addresses(p->m, scratch);
+  unsigned n = net::ip_address_len(net::meta(p->m));
+  if (a == nullptr || n == 0) return kNoTcp;
+  std::memcpy(out, a + (dst ? n : 0), n);
+  *len = static_cast<int>(n);
+  return 0;
+}
+
 int hk_sub_select(void* rt, hk_sub* b, hk_iter* ref, uint32_t* slot, uint32_t* gen) {
   Runtime& r = rt_of(rt);
   if (!r.new_buffer(*slot, *gen)) return kNoBufferSlot;
@@ -459,6 +474,7 @@ const hk_api kApi = {
     hk_buf_modified,
     hk_sub_select,
     hk_iter_restore,
+    hk_pkt_addr,
 };
 
 } // namespace

@@ -14,7 +14,9 @@
 #define HK_ABI_DECLS                                                                                    \
   typedef struct hk_iter { uint64_t w[4]; } hk_iter;                                                    \
   typedef struct hk_sub { uint64_t w[10]; } hk_sub;                                                     \
-  typedef struct hk_flow_info { uint32_t srcip, dstip; uint16_t srcport, dstport; } hk_flow_info;       \
+  typedef struct hk_flow_info {                                                                         \
+    uint32_t srcip, dstip; uint16_t srcport, dstport; uint8_t ipv6; uint8_t src6[16], dst6[16];         \
+  } hk_flow_info;                                                                                       \
   typedef struct hk_api {                                                                               \
     const char* (*error_message)(int code);                                                            \
     int (*pkt_get)(void* rt, uint32_t slot, uint32_t gen, int field, int64_t* out);                     \
@@ -62,6 +64,7 @@
     int (*buf_modified)(void* rt, uint32_t slot, uint32_t gen, int* modified);                          \
     int (*sub_select)(void* rt, hk_sub* s, hk_iter* ref, uint32_t* buf_slot, uint32_t* buf_gen);         \
     int (*iter_restore)(void* rt, hk_iter* ref, uint32_t buf_slot, uint32_t buf_gen, int clone);         \
+    int (*pkt_addr)(void* rt, uint32_t slot, uint32_t gen, int dst, uint8_t* out, int* len);             \
   } hk_api;
 
 #define HK_ABI_STR2(...) #__VA_ARGS__

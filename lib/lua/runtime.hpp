@@ -66,10 +66,12 @@ enum class FlowAction : uint8_t { drop, reset, halfreset, send };
 /// What a rule asks of a packet.
 enum class PacketAction : uint8_t { drop, send };
 
-/// A connection's addresses as handed to Lua (IPv4, host order).
+/// A connection's addresses as handed to Lua: client (src) and server (dst).
 struct FlowInfo {
-  uint32_t srcip = 0, dstip = 0; // client, server
+  uint32_t srcip = 0, dstip = 0; // IPv4, host order
   uint16_t srcport = 0, dstport = 0;
+  bool ipv6 = false;                     // then the addresses are src6/dst6
+  uint8_t src6[16] = {}, dst6[16] = {};  // IPv6, network order
 };
 
 /// A connection known to the runtime: slot index and generation. A stale

@@ -259,7 +259,7 @@ end
 function policy.present() return criterion(function (x) return x ~= nil end) end
 function policy.absent() return criterion(function (x) return x == nil end) end
 function policy.ipv4_in_network(net)
-	return criterion(function (x) return x ~= nil and net:contains(x) end)
+	return criterion(function (x) return x ~= nil and getmetatable(x) == getmetatable(net.net) and net:contains(x) end)
 end
 
 function policy.accept() end

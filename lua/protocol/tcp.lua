@@ -3,6 +3,9 @@
 local abi = require('haka.abi')
 local bit = require('bit')
 local ipv4 = require('protocol/ipv4')
+local ipv6 = require('protocol/ipv6')
+local ffi = require('ffi')
+local ADDR = ffi.new('uint8_t[16]')
 local vbuffer = require('haka.vbuffer')
 
 local api, rt, fail, I64, INT, U32, F = abi.api, abi.rt, abi.fail, abi.i64, abi.int, abi.u32, abi.field
@@ -42,6 +45,14 @@ Flags.__newindex = function (self, k, v)
 	if b == nil then error("unknown tcp flag '" .. tostring(k) .. "'", 2) end
 	local cur = get(self._p, F.flags)
 	set(self._p, F.flags, v and bit.bor(cur, b) or bit.band(cur, bit.bnot(b)))
+end
+
+-- The packet's source (0) or destination (1): ipv4.addr or ipv6.addr.
+local function address(p, which)
+	local rc = api.pkt_addr(rt, p._slot, p._gen, which, ADDR, INT)
+	if rc ~= 0 then fail(rc) end
+	if INT[0] == 16 then return ipv6.addr(ffi.string(ADDR, 16)) end
+	return ipv4.addr.new(ADDR[0] * 16777216 + ADDR[1] * 65536 + ADDR[2] * 256 + ADDR[3])
 end
 
 local Packet = {}
@@ -85,8 +96,8 @@ end
 local getters = {
 	flags = function (self) return setmetatable({ _p = self }, Flags) end,
 	ip = function (self) return ipv4.layer(self) end,
-	src = function (self) return ipv4.addr.new(get(self, F.ip_src)) end,
-	dst = function (self) return ipv4.addr.new(get(self, F.ip_dst)) end,
+	src = function (self) return address(self, 0) end,
+	dst = function (self) return address(self, 1) end,
 	len = function (self) return get(self, F.ip_len) - get(self, F.ip_hdr_len) end,
 	payload = function (self)
 		local rc = api.pkt_payload(rt, self._slot, self._gen, U32, U32 + 1)

@@ -4,6 +4,7 @@
 local abi = require('haka.abi')
 local ffi = require('ffi')
 local ipv4 = require('protocol/ipv4')
+local ipv6 = require('protocol/ipv6')
 require('protocol/tcp')
 
 local api, rt, fail = abi.api, abi.rt, abi.fail
@@ -76,8 +77,14 @@ end
 function methods.isdropped(self) return rawget(self, '_state').dropped end
 
 local attrs = {
-	srcip = function (i) return ipv4.addr.new(i.srcip) end,
-	dstip = function (i) return ipv4.addr.new(i.dstip) end,
+	srcip = function (i)
+		if i.ipv6 ~= 0 then return ipv6.addr(ffi.string(i.src6, 16)) end
+		return ipv4.addr.new(i.srcip)
+	end,
+	dstip = function (i)
+		if i.ipv6 ~= 0 then return ipv6.addr(ffi.string(i.dst6, 16)) end
+		return ipv4.addr.new(i.dstip)
+	end,
 	srcport = function (i) return i.srcport end,
 	dstport = function (i) return i.dstport end,
 }
@@ -101,8 +108,8 @@ end
 Flow.__tostring = function (self)
 	local ok, i = pcall(live_info, self)
 	if not ok then return 'tcp_connection (ended)' end
-	return string.format("tcp_connection %s:%d -> %s:%d", tostring(ipv4.addr.new(i.srcip)), i.srcport,
-		tostring(ipv4.addr.new(i.dstip)), i.dstport)
+	return string.format("tcp_connection %s:%d -> %s:%d", tostring(attrs.srcip(i)), i.srcport,
+		tostring(attrs.dstip(i)), i.dstport)
 end
 
 function tcp_connection.flow(slot, gen, state)

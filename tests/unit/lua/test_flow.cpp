@@ -227,3 +227,51 @@ TEST_F(SampleTest, SeedTcpRuleSetRunsUnchanged) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using Ipv6Test = LuaTest;
+
+TEST_F(Ipv6Test, FlowsAndPacketsOverIpv6) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "haka.rule{ on = tc.events.receive_packet, eval = function (flow, pkt, dir)\n"
+                     "  print(tostring(flow.srcip), tostring(flow.dstip), tostring(pkt.src), tostring(pkt.dst),\n"
+                     "        pkt.dstport, pkt:verify_checksum(), pkt.src == flow.srcip, pkt.ip.version)\n"
+                     "end }\n"
+                     "print(tostring(haka.dissectors.ipv6.addr(string.rep('\\0', 16))),\n"
+                     "      tostring(haka.dissectors.ipv6.addr('\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\1')),\n"
+                     "      tostring(haka.dissectors.ipv6.addr('\\32\\1\\0\\0\\0\\0\\0\\1\\0\\0\\0\\0\\0\\0\\0\\0')))\n");
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "::\t::1\t2001:0:0:1::");
+  FlowInfo info;
+  info.ipv6 = true;
+  const uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+  std::copy(s6, s6 + 16, info.src6);
+  std::copy(d6, d6 + 16, info.dst6);
+  info.srcport = 40000;
+  info.dstport = 443;
+  FlowRef f = rt.open_flow(info, nullptr);
+  net::TcpEndpoints ep;
+  ep.l3 = net::L3Kind::ipv6;
+  std::copy(s6, s6 + 16, ep.src);
+  std::copy(d6, d6 + 16, ep.dst);
+  ep.sport = 40000;
+  ep.dport = 443;
+  net::TcpSegmentSpec seg;
+  seg.flags = 0x10;
+  const uint8_t pl[3] = {1, 2, 3};
+  seg.payload = pl;
+  rte_mbuf* m = net::forge_tcp(mp_, net::LinkType::ethernet, ep, seg);
+  ASSERT_NE(m, nullptr);
+  mbufs_.push_back(m);
+  net::DecodeConfig dc;
+  ASSERT_EQ(net::decode(m, dc), net::DecodeOutcome::tcp);
+  EXPECT_EQ(rt.on_receive_packet(f, PacketRef{m, true}, tcp::Dir::up), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 2u);
+  EXPECT_EQ(host_.prints[1], "2001:db8::1\t2001:db8::2\t2001:db8::1\t2001:db8::2\t443\ttrue\ttrue\t6");
+}
+
+} // namespace
+} // namespace haka::lua::test
