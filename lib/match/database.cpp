@@ -126,9 +126,10 @@ std::shared_ptr<const Database> Database::compile(std::span<const Pattern> patte
   // Compile every mode asked for; when Hyperscan refuses a pattern that it
   // accepts alone without start-of-match, drop SOM for that pattern (in both
   // modes, so begin means the same in one-shot and streamed scans) and
-  // start again. Each round drops one pattern's SOM, so this ends.
+  // start again. Each round drops at least one pattern's SOM, so this ends.
   DatabasePtr block;
   DatabasePtr stream;
+  bool swept = false; // looked for every other SOM refusal once
   for (std::size_t round = 0; round <= patterns.size() + 1; ++round) {
     bool any_som = false;
     for (std::size_t i = 0; i < patterns.size(); ++i) {
@@ -164,6 +165,21 @@ std::shared_ptr<const Database> Database::compile(std::span<const Pattern> patte
       if (db->info_[i].exact_begin && compiles_alone(translated[i], flags[i] & ~HS_FLAG_SOM_LEFTMOST, mode_without_som)) {
         db->info_[i].exact_begin = false;
         retry = true;
+        if (!swept) {
+          // Find the other refusals now, one pattern at a time, rather than
+          // one recompilation of the whole set each. Fixed-width patterns
+          // (literals) always get SOM (begin = end - width): skip them.
+          swept = true;
+          const unsigned mode_with_som = is_block ? HS_MODE_BLOCK : (HS_MODE_STREAM | HS_MODE_SOM_HORIZON_MEDIUM);
+          for (std::size_t j = 0; j < patterns.size(); ++j) {
+            PatternInfo& p = db->info_[j];
+            if (!p.exact_begin || p.min_width == p.max_width) continue;
+            if (!compiles_alone(translated[j], flags[j], mode_with_som) &&
+                compiles_alone(translated[j], flags[j] & ~HS_FLAG_SOM_LEFTMOST, mode_without_som)) {
+              p.exact_begin = false;
+            }
+          }
+        }
         continue;
       }
       return fail(i, map_message(err->message, translated[i]));

@@ -85,6 +85,21 @@ TEST(Database, PatternRefusedForStartOfMatchIsCompiledWithout) {
   EXPECT_TRUE(rec.seen[1].exact_begin);
 }
 
+TEST(Database, SeveralStartOfMatchRefusalsAmongManyPatterns) {
+  std::vector<Pattern> patterns;
+  for (uint32_t i = 0; i < 300; ++i) patterns.push_back({"lit" + std::to_string(i) + "eral", 0, i});
+  const std::vector<std::string> refused = {"(a|b)*c.{100}d", "[a-f]*q.{200}", "(a|b|c)+.{64}z"};
+  for (uint32_t k = 0; k < refused.size(); ++k) patterns.insert(patterns.begin() + 100 * k, {refused[k], 0, 1000 + k});
+  patterns.push_back({"x.*y.{300}z", 0, 2000}); // SOM accepted
+  CompileError error;
+  auto db = Database::compile(patterns, {}, error);
+  ASSERT_NE(db, nullptr) << error.describe();
+  for (std::size_t i = 0; i < db->size(); ++i) {
+    const bool is_refused = db->info(static_cast<uint32_t>(i)).id >= 1000 && db->info(static_cast<uint32_t>(i)).id < 2000;
+    EXPECT_EQ(db->info(static_cast<uint32_t>(i)).exact_begin, !is_refused) << patterns[i].expression;
+  }
+}
+
 TEST(Database, StartOfMatchCanBeTurnedOff) {
   CompileError error;
   DatabaseOptions o;
