@@ -103,7 +103,7 @@ std::string usage_text(const char* prog) {
          "  --mbufs N              mbuf pool size (default: sized from ports, queues and caps)\n"
          "  --rx-desc N, --tx-desc N  descriptors per queue (default 1024)\n"
          "  --pcap-reader MODE     offline reader: 'map' (zero-copy, default) or 'libpcap' (copies)\n"
-         "  --quiet                no summary on stdout\n"
+         "  --quiet                no summary on stdout (alerts and rule output still print)\n"
          "  --help, --version\n"
          "\n"
          "EAL options are DPDK's own (-l, -a, --vdev, --socket-mem, --file-prefix, --no-huge, ...).\n"

@@ -65,11 +65,11 @@ bool LuaStage::settle(lua::Status st, tcp::Connection* c) {
   return false;
 }
 
-bool LuaStage::tcp_packet(rte_mbuf* m) {
+bool LuaStage::tcp_packet(rte_mbuf* m, bool send) {
   now_ = net::meta(m).timestamp_ns;
   current_ = m;
   current_dropped_ = false;
-  const lua::Status st = dispatch([&] { return rt_->on_tcp_packet(ref(m), false); });
+  const lua::Status st = dispatch([&] { return rt_->on_tcp_packet(ref(m), send); });
   current_ = nullptr;
   return settle(st, nullptr) && !current_dropped_;
 }

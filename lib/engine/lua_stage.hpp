@@ -47,7 +47,8 @@ class LuaStage : public lua::Host, public StreamListener {
   // Events, called by the pipeline with the packet being processed. Each
   // returns false when the current packet must be dropped (a rule dropped
   // it or its connection, or raised: then the connection is dropped too).
-  bool tcp_packet(rte_mbuf* m);
+  /// tcp receive_packet (`send` false) or send_packet (true) rules.
+  bool tcp_packet(rte_mbuf* m, bool send = false);
   bool new_connection(uint32_t slot, tcp::Connection& c, rte_mbuf* m);
   bool receive_packet(uint32_t slot, tcp::Connection& c, tcp::Dir d, rte_mbuf* m);
   /// end_connection (once), then the flow's Lua objects turn stale.

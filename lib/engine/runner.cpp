@@ -91,8 +91,9 @@ struct AlertFile {
     if (f == nullptr) err = cfg.alerts_json + ": cannot create: " + std::strerror(errno);
     return f != nullptr;
   }
-  void attach(const Config& cfg, AlertSink& sink) const {
-    if (cfg.quiet) sink.set_text_stream(nullptr);
+  void attach(const Config&, AlertSink& sink) const {
+    // Alerts are the rules' output: printed whatever --quiet says (it
+    // silences the summary only), as Haka prints them.
     sink.set_json_stream(f);
   }
 };

@@ -104,6 +104,7 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     sc.worker = cfg.worker;
     sc.link = cfg.decode.link;
     sc.pass_through = cfg.pass_through;
+    sc.stream.read_only = cfg.pass_through;
     // Room for every packet the streams can hold plus a burst's own, its
     // fragments and rebuilt pieces: the queue never reallocates.
     p->out_ = OutputQueue(sc.stream.held_packets + 4096);
@@ -280,6 +281,12 @@ void TcpPipeline::reassembled(rte_mbuf* d) {
   add_extra(d, f);
 }
 
+bool TcpPipeline::send_packet(rte_mbuf* m) {
+  const net::PacketMeta& pm = net::meta(m);
+  if (pm.decoded == 0 || net::outcome(pm) != net::DecodeOutcome::tcp) return true;
+  return lua_->tcp_packet(m, true);
+}
+
 bool TcpPipeline::needs_refragment(const rte_mbuf* m) const {
   const net::PacketMeta& pm = net::meta(m);
   return (pm.flags & net::meta_flag::reassembled) != 0 && pm.ip_total_len > cfg_.mtu;
@@ -363,8 +370,12 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
         current_dir_ = tcp::Dir::up;
         current_dropped_ = false;
         current_now_ = now;
-        if (!lua_->new_connection(ins.slot, c, m) || !lua_->receive_packet(ins.slot, c, tcp::Dir::up, m))
+        if (!lua_->new_connection(ins.slot, c, m) || !lua_->receive_packet(ins.slot, c, tcp::Dir::up, m)) {
+          // A rule that drops the opening SYN refuses the connection (Haka:
+          // the tuple is dropped; later packets go silently).
+          if (c.state != tcp::State::reset && c.state != tcp::State::finish) rule_drop(c, tcp::EndReason::dropped);
           return refuse(DropReason::rule_dropped);
+        }
       }
       return Fate{};
     }

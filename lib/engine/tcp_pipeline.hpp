@@ -122,6 +122,11 @@ class TcpPipeline {
   template <class Io>
   void drain(TxBatch<Io>& out) {
     out_.drain(out, [&](rte_mbuf* m) {
+      // tcp send_packet rules see each TCP packet as it leaves.
+      if (lua_ && lua_->wants(lua::Event::tcp_send_packet) && !send_packet(m)) {
+        out.drop(m, DropReason::rule_dropped);
+        return true;
+      }
       if (!needs_refragment(m)) [[likely]]
         return false;
       std::array<rte_mbuf*, 64> frags;
@@ -161,6 +166,7 @@ class TcpPipeline {
   void flush_fragments();
   void add_extra(rte_mbuf* m, Fate f);
   bool needs_refragment(const rte_mbuf* m) const;
+  bool send_packet(rte_mbuf* m);
   int refragment(rte_mbuf* d, std::span<rte_mbuf*> out);
   void emit(rte_mbuf* m, const Fate& f);
   bool erase_slot(uint32_t slot);

@@ -158,7 +158,7 @@ void StreamPool::add_dropped(rte_mbuf* m) {
 // ----------------------------------------------------------------- TcpStream
 
 Error TcpStream::init(StreamPool& pool, Seq start) {
-  if (Error e = stream_.init(pool.buffers()); e != Error::ok) return e;
+  if (Error e = stream_.init(pool.buffers(), pool.config().read_only); e != Error::ok) return e;
   if (Error e = Buffer::create(pool.buffers(), kept_); e != Error::ok) {
     stream_.clear();
     return e;

@@ -97,6 +97,7 @@ struct StreamConfig {
   uint32_t max_kept_bytes = 1u << 20;     // forwarded, unacknowledged bytes kept per direction for retransmission checks
   uint32_t held_packets = 1u << 16;       // packets held per worker (queued or in streams)
   uint32_t max_kept_chunks = 1u << 16;    // kept chunks per worker (each pins an mbuf): past it, a direction keeps nothing
+  bool read_only = false;                 // pass-through: rules cannot edit the bytes (Haka: "read only buffer")
 };
 
 /// Per-worker counts of the reassembler.

@@ -7,13 +7,14 @@ using detail::link_before;
 using detail::splice_before;
 using detail::unlink;
 
-Error Stream::init(BufferPool& pool) {
+Error Stream::init(BufferPool& pool, bool read_only) {
   clear();
   if (Error e = Buffer::create(pool, data_); e != Error::ok) return e;
+  writable_ = read_only ? 0 : chunk_flag::writable;
   // The first end is a left-over push marker (no record): removed by the
   // first pop that passes it, like every end that was overtaken by a push.
   data_.end_->kind = ChunkKind::push;
-  data_.end_->flags = chunk_flag::writable | chunk_flag::end;
+  data_.end_->flags = static_cast<uint8_t>(writable_ | chunk_flag::end);
   return Error::ok;
 }
 
@@ -47,7 +48,7 @@ Error Stream::push(rte_mbuf* m, uint32_t off, uint32_t len, void* user, Iterator
     c->mbuf = m;
     c->bytes = rte_pktmbuf_mtod_offset(m, uint8_t*, off);
     c->size = piece;
-    c->flags = chunk_flag::writable;
+    c->flags = writable_;
     rte_mbuf_refcnt_update(m, 1);
     link_before(head, c);
     if (first == nullptr) first = c;
@@ -67,6 +68,8 @@ Error Stream::push(Buffer& buf, void* user, Iterator* current) {
   Chunk* first = nullptr;
   if (buf.valid() && buf.end_->next != buf.end_) {
     first = buf.end_->next;
+    if (writable_ == 0)
+      for (Chunk* c = first; c != buf.end_; c = c->next) c->flags &= static_cast<uint8_t>(~chunk_flag::writable);
     splice_before(head, first, buf.end_->prev);
   }
   return close_push(old_end, head, marker, first, user, current);

@@ -28,8 +28,10 @@ public:
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  /// Allocates the first end sentinel (no_chunk if the slab is empty).
-  Error init(BufferPool& pool);
+  /// Allocates the first end sentinel (no_chunk if the slab is empty). A
+  /// read-only stream (pass-through: captured bytes cannot be changed) has
+  /// every pushed chunk and marker non-writable: edits fail with read_only.
+  Error init(BufferPool& pool, bool read_only = false);
   bool valid() const { return data_.valid(); }
 
   /// Appends `len` payload bytes of `m` from `off` (zero-copy, one reference
@@ -74,6 +76,7 @@ private:
   Chunk* read_head_ = nullptr; // popped records whose bytes stay for a read-only mark
   Chunk* read_tail_ = nullptr;
   uint32_t pending_ = 0;
+  uint8_t writable_ = chunk_flag::writable; // 0 for a read-only stream
 };
 
 } // namespace haka::vbuffer

@@ -1,0 +1,24 @@
+-- Haka's getting-started sample: alert on (and drop) TCP packets with a bad
+-- checksum, then fix the checksum; debug-log new connections to the web server.
+local ipv4 = require('protocol/ipv4')
+local tcp = require('protocol/tcp')
+local tcp_connection = require('protocol/tcp_connection')
+
+haka.rule{
+	on = tcp.events.receive_packet,
+	eval = function (pkt)
+		if not pkt:verify_checksum() then
+			haka.alert{ description = "Bad TCP checksum" }
+			pkt:drop()
+		end
+	end
+}
+
+haka.rule{
+	on = tcp_connection.events.new_connection,
+	eval = function (flow, pkt)
+		if pkt.ip.dst == ipv4.addr("192.168.20.1") and pkt.dstport == 80 then
+			haka.log.debug("Traffic on HTTP port from %s", pkt.ip.src)
+		end
+	end
+}
