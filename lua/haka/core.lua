@@ -43,12 +43,12 @@ end
 
 local corelog = logger('core')
 
--- print() goes to the host, one line per call.
+-- print() goes to the host, one line per call, arguments joined by a space (as Haka's print).
 function _G.print(...)
 	local n = select('#', ...)
 	local parts = {}
 	for i = 1, n do parts[i] = tostring((select(i, ...))) end
-	__haka_host_print(table.concat(parts, '\t'))
+	__haka_host_print(table.concat(parts, ' '))
 end
 
 -- Alerts ---------------------------------------------------------------------

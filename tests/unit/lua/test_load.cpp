@@ -80,7 +80,7 @@ TEST_F(LoadTest, LogLevelsAndSections) {
   EXPECT_EQ(host_.logs[4], "error external: e");
   EXPECT_EQ(host_.logs[5], "info mine: m 2");
   ASSERT_EQ(host_.prints.size(), 1u);
-  EXPECT_EQ(host_.prints[0], "a\t1\tnil");
+  EXPECT_EQ(host_.prints[0], "a 1 nil");
 }
 
 TEST_F(LoadTest, AlertInHakaLayout) {
@@ -107,8 +107,8 @@ TEST_F(LoadTest, Ipv4AddressesAndNetworks) {
        "print(pcall(ipv4.addr, '300.1.1.1'))\n",
        RuntimeConfig{});
   ASSERT_EQ(host_.prints.size(), 4u);
-  EXPECT_EQ(host_.prints[0], "192.168.10.7\ttrue\ttrue");
-  EXPECT_EQ(host_.prints[1], "true\tfalse\t192.168.10.0/25");
+  EXPECT_EQ(host_.prints[0], "192.168.10.7 true true");
+  EXPECT_EQ(host_.prints[1], "true false 192.168.10.0/25");
   EXPECT_EQ(host_.prints[2], "255.255.255.255");
   EXPECT_NE(host_.prints[3].find("false"), std::string::npos);
 }

@@ -54,8 +54,8 @@ TEST_F(StreamTest, PlainRuleGetsTheNewBytes) {
   EXPECT_EQ(data(rt, f, "hello"), Status::ok) << host_.all_logs();
   EXPECT_EQ(data(rt, f, "world", tcp::Dir::down), Status::ok);
   ASSERT_EQ(host_.prints.size(), 2u) << host_.all_logs();
-  EXPECT_EQ(host_.prints[0], "up\thello\t104\tel");
-  EXPECT_EQ(host_.prints[1], "down\tworld\t119\tor");
+  EXPECT_EQ(host_.prints[0], "up hello 104 el");
+  EXPECT_EQ(host_.prints[1], "down world 119 or");
   EXPECT_EQ(host_.logs[0], "debug external: received stream len=5");
 }
 
@@ -83,7 +83,7 @@ TEST_F(StreamTest, InsertAndEraseReachTheBytesThatLeave) {
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   EXPECT_EQ(data(rt, f, "0123456789"), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 1u);
-  EXPECT_EQ(host_.prints[0], "6\t456789");
+  EXPECT_EQ(host_.prints[0], "6 456789");
   EXPECT_EQ(pop_all(tcp::Dir::up), "01Haka456789");
 }
 
@@ -102,10 +102,10 @@ TEST_F(StreamTest, SubApiNumbersBitsAndErrors) {
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   EXPECT_EQ(data(rt, f, "\x01\x02zz"), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 4u);
-  EXPECT_EQ(host_.prints[0], "258\t513\t0");
-  EXPECT_EQ(host_.prints[1], "ABzz\ttrue\t4");
-  EXPECT_EQ(host_.prints[2], "false\tinvalid buffer end");
-  EXPECT_EQ(host_.prints[3], "false\tinvalid number, value does not fit");
+  EXPECT_EQ(host_.prints[0], "258 513 0");
+  EXPECT_EQ(host_.prints[1], "ABzz true 4");
+  EXPECT_EQ(host_.prints[2], "false invalid buffer end");
+  EXPECT_EQ(host_.prints[3], "false invalid number, value does not fit");
   EXPECT_EQ(pop_all(tcp::Dir::up), std::string("\0Bxyz", 5));
 }
 
@@ -143,10 +143,10 @@ TEST_F(StreamTest, StreamedRuleWaitsAcrossPacketsAndSeesEnd) {
   EXPECT_EQ(data(rt, f, "de"), Status::ok) << host_.all_logs();
   EXPECT_EQ(data(rt, f, "f", tcp::Dir::up, true), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 5u) << host_.all_logs();
-  EXPECT_EQ(host_.prints[0], "start\tup");
-  EXPECT_EQ(host_.prints[1], "got\tabc\t3");
-  EXPECT_EQ(host_.prints[2], "got\tde\t5");
-  EXPECT_EQ(host_.prints[3], "got\tf\t6");
+  EXPECT_EQ(host_.prints[0], "start up");
+  EXPECT_EQ(host_.prints[1], "got abc 3");
+  EXPECT_EQ(host_.prints[2], "got de 5");
+  EXPECT_EQ(host_.prints[3], "got f 6");
   EXPECT_EQ(host_.prints[4], "end");
   // A finished coroutine is never called again.
   EXPECT_EQ(rt.close_flow(f, &stream_[0], &stream_[1]), Status::ok);
@@ -169,7 +169,7 @@ TEST_F(StreamTest, StreamedSubWaitsForTheBytesItNeeds) {
   EXPECT_EQ(pop_all(tcp::Dir::up), ""); // held by the mark
   EXPECT_EQ(data(rt, f, "defg"), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 1u);
-  EXPECT_EQ(host_.prints[0], "six\tabcdef");
+  EXPECT_EQ(host_.prints[0], "six abcdef");
   EXPECT_EQ(pop_all(tcp::Dir::up), "abcdefg");
 }
 
@@ -187,8 +187,8 @@ TEST_F(StreamTest, CloseGivesWaitingRulesEndOfStream) {
   EXPECT_EQ(rt.close_flow(f, &stream_[0], &stream_[1]), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 2u);
   std::sort(host_.prints.begin(), host_.prints.end());
-  EXPECT_EQ(host_.prints[0], "end\tdown");
-  EXPECT_EQ(host_.prints[1], "end\tup");
+  EXPECT_EQ(host_.prints[0], "end down");
+  EXPECT_EQ(host_.prints[1], "end up");
 }
 
 TEST_F(StreamTest, ErrorInStreamedRuleNamesItsLine) {
@@ -232,7 +232,7 @@ TEST_F(StreamTest, KeptSubIsStaleOnceItsBytesLeft) {
   EXPECT_EQ(pop_all(tcp::Dir::up), "abc");
   EXPECT_EQ(data(rt, f, "def"), Status::ok);
   ASSERT_EQ(host_.prints.size(), 1u);
-  EXPECT_EQ(host_.prints[0], "false\tinvalid buffer iterator");
+  EXPECT_EQ(host_.prints[0], "false invalid buffer iterator");
 }
 
 TEST_F(StreamTest, BuffersMadeByRules) {
@@ -250,12 +250,12 @@ TEST_F(StreamTest, BuffersMadeByRules) {
        "print(z[1], z[3], #z)\n"
        "print(pcall(function () return b:sub(20) end))\n");
   ASSERT_EQ(host_.prints.size(), 6u);
-  EXPECT_EQ(host_.prints[0], "5\thello\t104\tell");
-  EXPECT_EQ(host_.prints[1], "hello world\t11");
-  EXPECT_EQ(host_.prints[2], "Hello world\thello world");
-  EXPECT_EQ(host_.prints[3], "world\t0");
-  EXPECT_EQ(host_.prints[4], "0\t0\t3");
-  EXPECT_EQ(host_.prints[5], "false\tinvalid buffer end");
+  EXPECT_EQ(host_.prints[0], "5 hello 104 ell");
+  EXPECT_EQ(host_.prints[1], "hello world 11");
+  EXPECT_EQ(host_.prints[2], "Hello world hello world");
+  EXPECT_EQ(host_.prints[3], "world 0");
+  EXPECT_EQ(host_.prints[4], "0 0 3");
+  EXPECT_EQ(host_.prints[5], "false invalid buffer end");
 }
 
 } // namespace
@@ -282,9 +282,9 @@ TEST_F(DissectorTest, LineDissectorFiresItsEventsAcrossSegments) {
   EXPECT_EQ(data(rt, f, " FROM x\nQU"), Status::ok) << host_.all_logs();
   EXPECT_EQ(data(rt, f, "250 ok\n", tcp::Dir::down), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 3u) << host_.all_logs();
-  EXPECT_EQ(host_.prints[0], "up\tHELO a\treading\t80");
-  EXPECT_EQ(host_.prints[1], "up\tMAIL FROM x\treading\t80");
-  EXPECT_EQ(host_.prints[2], "down\t250 ok\treading\t80");
+  EXPECT_EQ(host_.prints[0], "up HELO a reading 80");
+  EXPECT_EQ(host_.prints[1], "up MAIL FROM x reading 80");
+  EXPECT_EQ(host_.prints[2], "down 250 ok reading 80");
 }
 
 TEST_F(DissectorTest, OtherPortsAreNotDissected) {
@@ -307,7 +307,7 @@ TEST_F(DissectorTest, OverlongLineDropsTheConnection) {
   EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok);
   EXPECT_EQ(data(rt, f, "0123456789abc"), Status::ok) << host_.all_logs();
   ASSERT_EQ(host_.prints.size(), 1u) << host_.all_logs();
-  EXPECT_EQ(host_.prints[0], "too long\tup\treading");
+  EXPECT_EQ(host_.prints[0], "too long up reading");
   ASSERT_EQ(host_.flow_calls.size(), 1u);
   EXPECT_EQ(host_.flow_calls[0].action, FlowAction::drop);
 }
@@ -337,7 +337,7 @@ TEST_F(DissectorTest, StateMachineBasics) {
   ASSERT_EQ(host_.prints.size(), 5u);
   EXPECT_EQ(host_.prints[0], "a");
   EXPECT_EQ(host_.prints[1], "b");
-  EXPECT_EQ(host_.prints[2], "finish\tenter a,small,go,leave b,finish");
+  EXPECT_EQ(host_.prints[2], "finish enter a,small,go,leave b,finish");
   EXPECT_NE(host_.prints[3].find("state machine instance has finished"), std::string::npos) << host_.prints[3];
   EXPECT_NE(host_.prints[4].find("state type has no event 'nope'"), std::string::npos) << host_.prints[4];
 }
