@@ -59,6 +59,17 @@ local jit_rules = false
 local function direct(f, ...) return f(...) end
 local invoke = __haka_call
 
+-- Replaces Lua's file searcher: a module found in a rule folder or on
+-- package.path outside the API folder is rule code (interpreted, positions
+-- reported); modules of the API folder load as usual (JIT-compiled).
+local function load_rule_module(path)
+	local chunk, err = loadfile(path)
+	if chunk == nil then error(err, 0) end
+	rule_sources['@' .. path] = true
+	if not jit_rules then jit.off(chunk, true) end
+	return chunk
+end
+
 local function searcher(name)
 	local file = name:gsub('%.', '/')
 	for _, dir in ipairs(rule_dirs) do
@@ -66,16 +77,20 @@ local function searcher(name)
 		local f = io.open(path, 'r')
 		if f ~= nil then
 			f:close()
-			local chunk, err = loadfile(path)
-			if chunk == nil then error(err, 0) end
-			rule_sources['@' .. path] = true
-			if not jit_rules then jit.off(chunk, true) end
-			return chunk
+			return load_rule_module(path)
 		end
 	end
-	return nil
+	local path, err = package.searchpath(name, package.path)
+	if path == nil then return '\n\t' .. err end
+	if path:sub(1, #lua_dir + 1) == lua_dir .. '/' then
+		local chunk, lerr = loadfile(path)
+		if chunk == nil then error(lerr, 0) end
+		return chunk
+	end
+	return load_rule_module(path)
 end
-table.insert(package.loaders, 2, searcher)
+package.loaders[2] = searcher
+
 
 function D.load_rule(path, jit_all)
 	jit_rules = jit_all
