@@ -157,6 +157,15 @@ int hk_data_current(void* rt, hk_iter* out) {
   return 0;
 }
 
+// The (begin, length) sub of the `len` new bytes of the receive_data in progress.
+int hk_data_sub(void* rt, size_t len, hk_sub* out) {
+  const Iterator* it = rt_of(rt).current();
+  if (it == nullptr) return kNoCurrent;
+  if (Error e = it->check(); e != Error::ok) return code(e);
+  store(out, Sub::from(*it, len));
+  return 0;
+}
+
 int hk_iter_available(const hk_iter* b, size_t* n) { return code(load(b).available(*n)); }
 
 int hk_iter_advance(hk_iter* b, size_t n, size_t* done) {
@@ -475,6 +484,7 @@ const hk_api kApi = {
     hk_sub_select,
     hk_iter_restore,
     hk_pkt_addr,
+    hk_data_sub,
 };
 
 } // namespace

@@ -252,21 +252,23 @@ local function receive_next(d, iter, direction)
 end
 
 local function receive_data(fs, dir, avail, eof)
-	local rc = api.data_current(rt, cur)
-	if rc ~= 0 then abi.fail(rc) end
 	local ls = tc_events.receive_data.listeners
 	local flow = fs.flow
 	local dirname = DIR[dir]
+	local have_cur = false
 	for i = 1, #ls do
 		local l = ls[i]
 		if l.streamed then
+			if not have_cur then
+				local rc = api.data_current(rt, cur)
+				if rc ~= 0 then abi.fail(rc) end
+				have_cur = true
+			end
 			run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
 		elseif avail > 0 then
 			-- The (begin, length) sub of the new bytes: its size does not follow later inserts.
-			local c = vbuffer.iter_t()
-			ffi.copy(c, cur, iter_size)
 			local s = sub_t()
-			rc = api.iter_sub(c, avail, 0, s)
+			local rc = api.data_sub(rt, avail, s)
 			if rc ~= 0 then abi.fail(rc) end
 			invoke(l.eval, flow, s, dirname)
 		end
@@ -275,6 +277,10 @@ local function receive_data(fs, dir, avail, eof)
 	-- The next dissector, after the rules (Haka's order).
 	local nd = fs.next
 	if nd ~= nil and rawget(nd, '_parent') ~= nil then
+		if not have_cur then
+			local rc = api.data_current(rt, cur)
+			if rc ~= 0 then abi.fail(rc) end
+		end
 		run_streamed(-1 - dir, receive_next, nd, fs, dir, avail, eof)
 	end
 end
