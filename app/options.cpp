@@ -86,6 +86,9 @@ std::string usage_text(const char* prog) {
          "                         'no' for captures taken on a host with checksum offload)\n"
          "  --forward-only         forward without decoding or tracking (benchmarks)\n"
          "  --no-reassembly        track connections but do not reassemble streams (benchmarks)\n"
+         "  --patterns FILE        alert on every match of FILE's patterns (one per line, Haka/PCRE syntax,\n"
+         "                         %xNN byte escapes, '#' comments) in every stream: one Hyperscan scan\n"
+         "                         per stream direction for all patterns\n"
          "  --dump-streams DIR     write each reassembled stream as the rules see it to DIR, one file per\n"
          "                         connection and direction: CLIENT_PORT-SERVER_PORT.up|.down (.2, .3 ...\n"
          "                         appended for later connections on the same four-tuple)\n"
@@ -199,6 +202,8 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
         return false;
       }
       c.flows = static_cast<uint32_t>(u);
+    } else if (opt == "--patterns") {
+      if (!need_value(c.patterns)) return false;
     } else if (opt == "--no-reassembly") {
       if (!flag_only()) return false;
       c.reassemble = false;
@@ -294,6 +299,14 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
   }
   if (!c.rules.empty() && (c.forward_only || !c.reassemble)) {
     err = "--rules needs tracking and stream reassembly (not with --forward-only or --no-reassembly)";
+    return false;
+  }
+  if (!c.patterns.empty() && (c.forward_only || !c.reassemble)) {
+    err = "--patterns needs stream reassembly (not with --forward-only or --no-reassembly)";
+    return false;
+  }
+  if (!c.patterns.empty() && access(c.patterns.c_str(), R_OK) != 0) {
+    err = "--patterns: cannot read '" + c.patterns + "': " + std::strerror(errno);
     return false;
   }
   if (!c.dump_streams.empty() && (c.forward_only || !c.reassemble)) {

@@ -27,6 +27,7 @@ struct Config {
   uint32_t mbufs = 0;         // pool size; 0 picks one from ports, queues and caps
   bool reassemble = true;     // reassemble streams (--no-reassembly: tracking only)
   std::string dump_streams;   // directory for --dump-streams
+  std::string patterns;       // --patterns file: alert on every match in every stream
   tcp::StreamConfig stream;   // overlap policy, caps (held_packets/max_kept_chunks 0: sized from the pool)
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;

@@ -165,7 +165,7 @@ void LuaStage::on_end(const StreamConn& conn, tcp::Dir d) {
   settle(dispatch([&] { return rt_->on_receive_data(f, d, *conn.stream, end, true); }), conn.conn);
 }
 
-void LuaStage::on_close(uint64_t) {}
+void LuaStage::on_close(const StreamConn&) {}
 
 void LuaStage::log(lua::LogLevel level, std::string_view section, std::string_view message) {
   std::fprintf(cfg_.log, "%s %.*s: %.*s\n", lua::level_name(level), static_cast<int>(section.size()), section.data(),

@@ -59,7 +59,7 @@ class LuaStage : public lua::Host, public StreamListener {
   // StreamListener: receive_data.
   void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) override;
   void on_end(const StreamConn& conn, tcp::Dir d) override;
-  void on_close(uint64_t uid) override;
+  void on_close(const StreamConn& conn) override;
 
   // lua::Host.
   void log(lua::LogLevel level, std::string_view section, std::string_view message) override;

@@ -53,9 +53,22 @@ const char* read_stop_text(io::ReadStop s) {
   return "";
 }
 
-TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempool* pool, uint32_t worker = 0,
-                               uint32_t workers = 1) {
+/// The --patterns database, compiled once and shared by every worker.
+struct SharedPatterns {
+  std::shared_ptr<const match::Database> db;
+  std::vector<std::string> texts;
+  bool load(const Config& cfg, std::string& err) {
+    if (cfg.patterns.empty()) return true;
+    db = load_pattern_file(cfg.patterns, texts, err);
+    return db != nullptr;
+  }
+};
+
+TrackingConfig tracking_config(const Config& cfg, net::LinkType link, rte_mempool* pool, const SharedPatterns& pats,
+                               uint32_t worker = 0, uint32_t workers = 1) {
   TrackingConfig t;
+  t.patterns = pats.db;
+  t.pattern_texts = &pats.texts;
   t.flows_v4 = cfg.flows;
   t.flows_v6 = cfg.flows / 4 < 16 ? 16 : cfg.flows / 4;
   t.pass_through = cfg.pass_through;
@@ -129,7 +142,9 @@ bool run_offline(const Config& cfg, const std::atomic<bool>& stop, RunReport& re
     Worker<io::OfflineIo, ForwardAll> worker(offline, proc, {Lane{}}, counters);
     worker.run(stop);
   } else {
-    auto proc = TcpPipeline::create(tracking_config(cfg, reader->link_type(), pool->get()), alerts, err);
+    SharedPatterns pats;
+    if (!pats.load(cfg, err)) return false;
+    auto proc = TcpPipeline::create(tracking_config(cfg, reader->link_type(), pool->get(), pats), alerts, err);
     if (!proc) return false;
     Worker<io::OfflineIo, TcpPipeline> worker(offline, *proc, {Lane{}}, counters);
     worker.run(stop);
@@ -270,6 +285,11 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     stop_ports();
     return false;
   }
+  SharedPatterns pats;
+  if (!pats.load(cfg, err)) {
+    stop_ports();
+    return false;
+  }
   std::vector<std::unique_ptr<LiveWorker>> workers;
   for (uint16_t w = 0; w < n_workers; ++w) {
     auto lw = std::make_unique<LiveWorker>();
@@ -277,7 +297,7 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     alert_file.attach(cfg, lw->alerts);
     if (!cfg.forward_only) {
       // Live ports carry Ethernet; every worker gets its own tables.
-      lw->tracker = TcpPipeline::create(tracking_config(cfg, net::LinkType::ethernet, pool->get(), w, n_workers), lw->alerts, err);
+      lw->tracker = TcpPipeline::create(tracking_config(cfg, net::LinkType::ethernet, pool->get(), pats, w, n_workers), lw->alerts, err);
       if (!lw->tracker) {
         stop_ports();
         return false;

@@ -106,6 +106,7 @@ StreamStage::Pair* StreamStage::pair_of(tcp::Connection& c, bool create) {
   p.map[0] = tcp::SeqOffsetMap(*offsets_);
   p.map[1] = tcp::SeqOffsetMap(*offsets_);
   p.uid = next_uid_++;
+  p.owner = &c;
   p.next_free = 0;
   p.live = 1;
   p.ended[0] = p.ended[1] = 0;
@@ -333,13 +334,16 @@ void StreamStage::drain_dropped() {
 }
 
 void StreamStage::free_pair(tcp::Connection& c, Pair& p, DropReason why, bool release_first) {
+  // Listeners first, while the bytes are still there (a pattern scan's
+  // end-of-stream matches, a rule's last look).
+  const StreamConn gone{p.uid, &c, cfg_.worker, nullptr, Dir::up, nullptr};
+  for (StreamListener* l : listeners_) l->on_close(gone);
   for (Dir d : {Dir::up, Dir::down}) {
     tcp::TcpStream& s = p.dir[idx(d)];
     if (!s.started()) continue;
     if (release_first) release(c, p, d); // what nothing holds still leaves
     s.clear(*spool_, [&](rte_mbuf* m) { out_.drop(m, why); });
   }
-  for (StreamListener* l : listeners_) l->on_close(p.uid);
   p.map[0].reset();
   p.map[1].reset();
   const uint32_t i = c.streams - 1;
@@ -430,10 +434,7 @@ void StreamStage::close_all() {
   for (uint32_t i = 0; i < made_; ++i) {
     Pair& p = pairs_[i];
     if (!p.live) continue;
-    tcp::Connection fake{};
-    fake.streams = i + 1;
-    if (!p.map[0].empty() || !p.map[1].empty()) fake.flags = tcp::conn_flag::translated;
-    free_pair(fake, p, DropReason::shutdown, true);
+    free_pair(*p.owner, p, DropReason::shutdown, true);
   }
 }
 
@@ -557,6 +558,6 @@ void StreamDumpWriter::on_end(const StreamConn& conn, Dir d) {
   else ++write_errors_;
 }
 
-void StreamDumpWriter::on_close(uint64_t uid) { open_.erase(uid); }
+void StreamDumpWriter::on_close(const StreamConn& conn) { open_.erase(conn.uid); }
 
 } // namespace haka::engine

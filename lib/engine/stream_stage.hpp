@@ -40,8 +40,10 @@ class StreamListener {
   virtual void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) = 0;
   /// The direction's stream ended with a FIN (every byte before it delivered).
   virtual void on_end(const StreamConn& conn, tcp::Dir d) = 0;
-  /// The connection's streams are gone (closed, reset, dropped, timed out).
-  virtual void on_close(uint64_t uid) = 0;
+  /// The connection's streams are going (closed, reset, dropped, timed
+  /// out, shutdown): `conn.packet` and `conn.stream` are null; the streams'
+  /// bytes are still there during the call.
+  virtual void on_close(const StreamConn& conn) = 0;
   /// After on_data/on_end returned: a listener that acted on the connection
   /// (drop, reset) asks the stage to stop delivering (true).
   virtual bool stop_delivery(const StreamConn&) { return false; }
@@ -109,6 +111,7 @@ class StreamStage {
     tcp::TcpStream dir[2];
     tcp::SeqOffsetMap map[2]; // original -> output, per direction (empty until rules change a length)
     uint64_t uid = 0;
+    tcp::Connection* owner = nullptr; // the connection the pair belongs to
     uint32_t next_free = 0; // free list: index + 1
     uint8_t live = 0;
     uint8_t ended[2] = {0, 0};
@@ -160,7 +163,7 @@ class StreamDumpWriter : public StreamListener {
   ~StreamDumpWriter() override;
   void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) override;
   void on_end(const StreamConn& conn, tcp::Dir d) override;
-  void on_close(uint64_t uid) override;
+  void on_close(const StreamConn& conn) override;
   uint64_t write_errors() const { return write_errors_; }
 
  private:

@@ -118,6 +118,18 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
   } else {
     p->out_ = OutputQueue(4096);
   }
+  if (cfg.patterns) {
+    if (!p->stage_) {
+      err = "--patterns needs stream reassembly (not with --no-reassembly)";
+      return nullptr;
+    }
+    static const std::vector<std::string> no_texts{""};
+    p->pattern_alerts_ = std::make_unique<PatternAlerts>(alerts, cfg.pattern_texts ? *cfg.pattern_texts : no_texts);
+    p->patterns_ = PatternStage::create(cfg.patterns, p->conns_.data(), static_cast<uint32_t>(p->conns_.size()),
+                                        *p->pattern_alerts_, err);
+    if (!p->patterns_) return nullptr;
+    p->stage_->add_listener(p->patterns_.get());
+  }
   if (!cfg.rule_files.empty()) {
     if (!p->stage_) {
       err = "Lua rules need stream reassembly (not with --no-reassembly)";
@@ -548,6 +560,8 @@ std::vector<CounterGroup> TcpPipeline::collect() const {
     for (CounterGroup& sg : stage_->collect()) g.push_back(std::move(sg));
   if (lua_)
     for (CounterGroup& lg : lua_->collect()) g.push_back(std::move(lg));
+  if (patterns_)
+    for (CounterGroup& pg : patterns_->collect()) g.push_back(std::move(pg));
   return g;
 }
 

@@ -15,6 +15,7 @@
 #include "engine/lane.hpp"
 #include "engine/output_queue.hpp"
 #include "engine/lua_stage.hpp"
+#include "engine/pattern_stage.hpp"
 #include "engine/stream_stage.hpp"
 #include "engine/tx_batch.hpp"
 #include "flow/flow_key.hpp"
@@ -42,6 +43,8 @@ struct TrackingConfig {
   StreamStageConfig streams;   // its settings (pool, mtu and worker are filled in)
   std::string dump_streams;    // --dump-streams directory ("" = none)
   std::vector<std::string> rule_files; // Lua rules (need reassembly)
+  std::shared_ptr<const match::Database> patterns; // --patterns, compiled once for all workers
+  const std::vector<std::string>* pattern_texts = nullptr; // their lines, by id
   std::string lua_dir;         // "" = the source tree's lua/
   uint64_t instruction_limit = 50'000'000;
   uint32_t worker = 0;
@@ -192,6 +195,8 @@ class TcpPipeline {
   std::unique_ptr<StreamStage> stage_;
   std::unique_ptr<StreamDumpWriter> dump_;
   std::unique_ptr<LuaStage> lua_; // after stage_: its runtime uses the stage's buffer pool
+  std::unique_ptr<PatternAlerts> pattern_alerts_;
+  std::unique_ptr<PatternStage> patterns_;
 
   /// A burst's flow lookups, done in bulk before the packets are stepped in
   /// order: keys and hashes per family, the slots found, and for each packet

@@ -360,7 +360,7 @@ struct Editor : StreamListener {
     }
   }
   void on_end(const StreamConn&, tcp::Dir) override { ++ends; }
-  void on_close(uint64_t) override { ++closes; }
+  void on_close(const StreamConn&) override { ++closes; }
 };
 
 TEST_F(TcpPipelineTest, EditedStreamsLeaveRebuiltAndSequenceNumbersAreTranslated) {
@@ -450,7 +450,7 @@ struct Resetter : StreamListener {
     if (seen > 10) pipe->rule_reset(*conn.conn, conn.packet, conn.packet_dir, half);
   }
   void on_end(const StreamConn&, tcp::Dir) override {}
-  void on_close(uint64_t) override {}
+  void on_close(const StreamConn&) override {}
 };
 
 void reset_case(bool half) {
