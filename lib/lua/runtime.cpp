@@ -192,6 +192,14 @@ int inject(lua_State* L) {
   return 1;
 }
 
+// __haka_topointer(v): the address of a GC object (a function prototype from
+// jit.util.funck), for the loop guard of boot.lua, which checks what it finds
+// there against jit.util.funcbc before touching anything.
+int topointer(lua_State* L) {
+  lua_pushlightuserdata(L, const_cast<void*>(lua_topointer(L, 1)));
+  return 1;
+}
+
 } // namespace
 
 const char* level_name(LogLevel l) {
@@ -350,6 +358,8 @@ bool Runtime::boot(std::string& err) {
   lua_setglobal(L_, "__haka_call");
   lua_pushcfunction(L_, inject);
   lua_setglobal(L_, "__haka_inject");
+  lua_pushcfunction(L_, topointer);
+  lua_setglobal(L_, "__haka_topointer");
 
   std::string boot = cfg_.lua_dir + "/haka/boot.lua";
   if (luaL_loadfile(L_, boot.c_str()) != 0 || lua_pcall(L_, 0, 1, 0) != 0) {

@@ -59,6 +59,126 @@ local jit_rules = false
 local function direct(f, ...) return f(...) end
 local invoke = __haka_call
 
+-- The loop guard. LuaJIT runs no hook inside compiled traces, so a rule
+-- loop compiled by the JIT would escape the instruction bound. Rather than
+-- turning the JIT off for rule code (then the API functions it calls cannot
+-- be compiled either: their traces may not return into a JIT-disabled
+-- frame), every loop instruction of rule prototypes is switched to its
+-- interpreter-only form (LOOP/FORL/ITERL -> ILOOP/IFORL/IITERL), and so is
+-- the entry of functions that make tail calls (FUNCF -> IFUNCF: tail
+-- recursion compiles to a loop). Loops then always run in the interpreter,
+-- under the hook; a trace reaching such an instruction is abandoned; code
+-- without loops is still inlined into the API's traces. What is found in
+-- memory is checked against jit.util.funcbc first; on any mismatch the
+-- chunk falls back to jit.off (slower, equally bounded).
+local ju = require('jit.util')
+local bcnames = require('jit.vmdef').bcnames
+local function opcode(name)
+	for i = 0, #bcnames / 6 - 1 do
+		if bcnames:sub(i * 6 + 1, i * 6 + 6):match('^(%S+)') == name then return i end
+	end
+	error("no bytecode " .. name)
+end
+local OP = {}
+for _, n in ipairs { 'LOOP', 'ILOOP', 'FORL', 'IFORL', 'ITERL', 'IITERL', 'FUNCF', 'IFUNCF',
+		'FUNCV', 'IFUNCV', 'CALLT', 'CALLMT', 'JLOOP', 'JFORL', 'JITERL', 'JFUNCF', 'JFUNCV' } do
+	OP[n] = opcode(n)
+end
+local TO_I = { [OP.LOOP] = OP.ILOOP, [OP.FORL] = OP.IFORL, [OP.ITERL] = OP.IITERL }
+local COMPILED = { [OP.JLOOP] = true, [OP.JFORL] = true, [OP.JITERL] = true, [OP.JFUNCF] = true, [OP.JFUNCV] = true }
+local u32p = ffi.typeof('uint32_t*')
+
+-- The bytecode array of prototype `p` (n instructions), found and verified.
+local function bytecode(p, n)
+	local addr = ffi.cast(u32p, __haka_topointer(p))
+	if addr == nil then return nil end
+	local check = math.min(n, 6)
+	for k = 0, 64 do
+		local ok = true
+		for pc = 0, check - 1 do
+			-- funcbc gives the instruction as a signed 32-bit number
+			local want = ju.funcbc(p, pc)
+			if want < 0 then want = want + 4294967296 end
+			if tonumber(addr[k + pc]) ~= want then ok = false break end
+		end
+		if ok then return addr + k end
+	end
+	return nil
+end
+
+local function u32(v)
+	if v < 0 then return v + 4294967296 end
+	return v
+end
+
+local guard_children
+
+local function guard_proto(p)
+	local info = ju.funcinfo(p)
+	local n = info.bytecodes
+	if n == nil then return false end
+	local bc = bytecode(p, n)
+	if bc == nil then return false end
+	local tail = false
+	for pc = 0, n - 1 do
+		local ins = tonumber(bc[pc])
+		local op = bit.band(ins, 0xff)
+		if COMPILED[op] then return false end -- already compiled: too late to guard
+		if op == OP.CALLT or op == OP.CALLMT then tail = true end
+	end
+	for pc = 0, n - 1 do
+		local ins = tonumber(bc[pc])
+		local op = bit.band(ins, 0xff)
+		local to = TO_I[op]
+		if to ~= nil then bc[pc] = u32(bit.bor(bit.band(ins, bit.bnot(0xff)), to)) end
+	end
+	if tail then
+		local op = bit.band(tonumber(bc[0]), 0xff)
+		local to = op == OP.FUNCF and OP.IFUNCF or op == OP.FUNCV and OP.IFUNCV
+			or (op == OP.IFUNCF or op == OP.IFUNCV) and op or nil -- guarded already
+		if to == nil then return false end
+		bc[0] = u32(bit.bor(bit.band(tonumber(bc[0]), bit.bnot(0xff)), to))
+	end
+	return guard_children(p)
+end
+
+-- The prototypes nested in `p` (a function or a prototype).
+guard_children = function (p)
+	for i = -1, -100000, -1 do
+		local k = ju.funck(p, i)
+		if k == nil then break end
+		if type(k) == 'proto' and not guard_proto(k) then return false end
+	end
+	return true
+end
+
+local guard_fallbacks = 0
+function D.guard_fallbacks() return guard_fallbacks end
+haka._guard_fallbacks = D.guard_fallbacks
+
+-- Bounds `chunk` (a loaded rule file or module): loop guard, else jit.off.
+local function bound(chunk)
+	if jit_rules then return chunk end
+	-- The main chunk runs once (at load): simply not compiled.
+	jit.off(chunk)
+	if not guard_children(chunk) then
+		guard_fallbacks = guard_fallbacks + 1
+		jit.off(chunk, true)
+	end
+	return chunk
+end
+D.bound = bound
+
+-- Code made at run time by rules (load, loadstring) is bounded the same way.
+for _, name in ipairs { 'load', 'loadstring', 'loadfile' } do
+	local orig = _G[name]
+	_G[name] = function (...)
+		local f, err = orig(...)
+		if f ~= nil then bound(f) end
+		return f, err
+	end
+end
+
 -- Replaces Lua's file searcher: a module found in a rule folder or on
 -- package.path outside the API folder is rule code (interpreted, positions
 -- reported); modules of the API folder load as usual (JIT-compiled).
@@ -66,8 +186,7 @@ local function load_rule_module(path)
 	local chunk, err = loadfile(path)
 	if chunk == nil then error(err, 0) end
 	rule_sources['@' .. path] = true
-	if not jit_rules then jit.off(chunk, true) end
-	return chunk
+	return bound(chunk)
 end
 
 local function searcher(name)
@@ -102,7 +221,7 @@ function D.load_rule(path, jit_all)
 	local chunk, err = loadfile(path)
 	if chunk == nil then return false, err end
 	rule_sources['@' .. path] = true
-	if not jit_rules then jit.off(chunk, true) end
+	bound(chunk)
 	local ok, e = xpcall(chunk, handler)
 	if not ok and e ~= ABORT then return false, e end
 	return true

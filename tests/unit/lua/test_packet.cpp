@@ -281,3 +281,50 @@ TEST_F(ForgeTest, InjectWithoutPoolRaises) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+class BoundTest : public LuaTest, public ::testing::WithParamInterface<const char*> {};
+
+// Every way to loop for ever, in a rule whose other code the JIT compiles:
+// each must end at the instruction bound, and the worker go on.
+TEST_P(BoundTest, EveryLoopKindIsBounded) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 3'000'000;
+  std::string rules = std::string("local tcp = require('protocol/tcp')\n"
+                                  "local function spin(p)\n") +
+                      GetParam() +
+                      "\nend\n"
+                      "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                      "  if p.dstport == 81 then spin(p) end\n"
+                      "  n = (n or 0) + p.srcport\n"
+                      "end }\n"
+                      "print(haka._guard_fallbacks())\n";
+  Runtime& rt = load(rules, cfg);
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "0"); // the loop guard applied, no jit.off fallback
+  rte_mbuf* ok = packet(0x10);
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(rt.on_tcp_packet(PacketRef{ok, true}, false), Status::ok);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(0x10, "", 40000, 81), true}, false), Status::limit) << GetParam();
+  EXPECT_EQ(rt.counters().limits, 3u);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{ok, true}, false), Status::ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Loops, BoundTest,
+    ::testing::Values("local x = 0 while true do x = x + 1 end",
+                      "local x = 0 repeat x = x + 1 until false",
+                      "local x = 0 for i = 1, math.huge do x = x + i end",
+                      "local x = 0 for i = 1, 1e300 do x = x + p.seq end",
+                      "local function it(s, c) return c + 1 end local x = 0 for v in it, nil, 0 do x = x + v end",
+                      "local t = setmetatable({}, {}) local x = 0 while true do for k, v in pairs({1, 2, 3}) do x = x + v end end",
+                      "local function f(n) return f(n + 1) end return f(0)",
+                      "local g local function f(n) return g(n + 1) end g = function (n) return f(n + 1) end return f(0)",
+                      "local x = 0 ::top:: x = x + 1 goto top",
+                      "local f = loadstring('local x = 0 while true do x = x + 1 end') f()",
+                      "local x = 0 while true do x = x + p.dstport end"));
+
+} // namespace
+} // namespace haka::lua::test
