@@ -325,6 +325,200 @@ void BM_MemoryAtRest(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryAtRest)->Iterations(1);
 
+// ---------------------------------------------------------------------------
+// The whole pipeline (the real Worker loop over preloaded packets, as
+// bench_pipeline.cpp), tracking with reassembly off then on, same packets.
+
+/// Preloaded packets as an Io: each carries one extra reference per run, so
+/// the frees on output leave it for the next run.
+struct PreloadedIo {
+  static constexpr bool stamps_packets = true;
+  std::vector<rte_mbuf*>* pkts = nullptr;
+  std::size_t pos = 0;
+  uint16_t rx(uint16_t, uint16_t, rte_mbuf** out, uint16_t n) {
+    const std::size_t k = std::min<std::size_t>(n, pkts->size() - pos);
+    std::memcpy(out, pkts->data() + pos, k * sizeof(rte_mbuf*));
+    pos += k;
+    return static_cast<uint16_t>(k);
+  }
+  uint16_t tx(uint16_t, uint16_t, rte_mbuf** p, uint16_t n) {
+    rte_pktmbuf_free_bulk(p, n);
+    return n;
+  }
+  bool done() const { return pos >= pkts->size(); }
+};
+
+struct Traffic {
+  std::unique_ptr<io::PacketPool> pool;
+  std::vector<rte_mbuf*> handshake, data, close;
+  uint64_t payload_bytes = 0;
+};
+
+void add(std::vector<rte_mbuf*>& v, rte_mbuf* m, uint64_t& t) {
+  if (m == nullptr) std::abort();
+  net::meta(m) = net::PacketMeta{};
+  net::meta(m).timestamp_ns = (t += 1000);
+  m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  v.push_back(m);
+}
+
+/// `conns` connections: handshakes; `segs` data segments each, round robin
+/// over the connections, alternating directions, each acknowledging what the
+/// other side sent; closes.
+Traffic make_traffic(uint32_t conns, uint32_t segs, uint32_t payload) {
+  Traffic t;
+  (void)mempool(); // EAL
+  std::string err;
+  const auto n = static_cast<unsigned>(uint64_t{conns} * (segs + 6) + 4096);
+  t.pool = io::PacketPool::create("bench_stream_pipe" + std::to_string(payload), n, 256,
+                                  static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + 128 + payload), SOCKET_ID_ANY, err);
+  if (!t.pool) {
+    std::fprintf(stderr, "bench_stream: %s\n", err.c_str());
+    std::abort();
+  }
+  rte_mempool* mp = t.pool->get();
+  uint64_t ts = 1'700'000'000'000'000'000ull;
+  std::vector<uint8_t> bytes(payload);
+  for (uint32_t i = 0; i < payload; ++i) bytes[i] = static_cast<uint8_t>('a' + i % 26);
+  auto endpoints = [](uint32_t c, bool reply) {
+    net::TcpEndpoints ep;
+    uint8_t cli[4] = {10, static_cast<uint8_t>(c >> 16), static_cast<uint8_t>(c >> 8), static_cast<uint8_t>(c)};
+    uint8_t srv[4] = {192, 168, 1, 1};
+    std::memcpy(reply ? ep.src : ep.dst, srv, 4);
+    std::memcpy(reply ? ep.dst : ep.src, cli, 4);
+    const auto cport = static_cast<uint16_t>(1024 + c % 60000);
+    ep.sport = reply ? 80 : cport;
+    ep.dport = reply ? cport : 80;
+    return ep;
+  };
+  const uint32_t cisn = 1000, sisn = 5000;
+  for (uint32_t c = 0; c < conns; ++c) {
+    net::TcpSegmentSpec s;
+    s.seq = cisn;
+    s.flags = 0x02;
+    s.mss = 1460;
+    add(t.handshake, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, false), s), ts);
+    s = {};
+    s.seq = sisn;
+    s.ack = cisn + 1;
+    s.flags = 0x12;
+    s.mss = 1460;
+    add(t.handshake, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, true), s), ts);
+    s = {};
+    s.seq = cisn + 1;
+    s.ack = sisn + 1;
+    s.flags = 0x10;
+    add(t.handshake, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, false), s), ts);
+  }
+  for (uint32_t r = 0; r < segs; ++r) {
+    const bool reply = r % 2 == 1;
+    const uint32_t mine = r / 2 + (reply ? 0 : r % 2), theirs = (r + 1) / 2;
+    for (uint32_t c = 0; c < conns; ++c) {
+      net::TcpSegmentSpec s;
+      s.flags = 0x18;
+      s.payload = bytes;
+      s.seq = (reply ? sisn : cisn) + 1 + mine * payload;
+      s.ack = (reply ? cisn : sisn) + 1 + theirs * payload;
+      add(t.data, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, reply), s), ts);
+    }
+  }
+  t.payload_bytes = uint64_t{segs} * conns * payload;
+  const uint32_t csent = (segs + 1) / 2 * payload, ssent = segs / 2 * payload;
+  for (uint32_t c = 0; c < conns; ++c) {
+    const uint32_t cfin = cisn + 1 + csent, sfin = sisn + 1 + ssent;
+    net::TcpSegmentSpec s;
+    s.flags = 0x11;
+    s.seq = cfin;
+    s.ack = sfin;
+    add(t.close, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, false), s), ts);
+    s.seq = sfin;
+    s.ack = cfin + 1;
+    add(t.close, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, true), s), ts);
+    s.flags = 0x10;
+    s.seq = cfin + 1;
+    s.ack = sfin + 1;
+    add(t.close, net::forge_tcp(mp, net::LinkType::ethernet, endpoints(c, false), s), ts);
+  }
+  return t;
+}
+
+template <class Proc>
+double run_worker(Proc& proc, std::vector<rte_mbuf*>& pkts, engine::WorkerCounters& c) {
+  for (rte_mbuf* m : pkts) rte_mbuf_refcnt_update(m, 1);
+  PreloadedIo io{&pkts};
+  engine::Worker<PreloadedIo, Proc> w(io, proc, {engine::Lane{}}, c);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!io.done()) w.poll();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// One run of the data packets through a fresh pipeline (handshakes and
+/// closes untimed); seconds, or < 0 if a packet was lost.
+double pipeline_run(Traffic& t, bool reassemble, uint64_t& delivered) {
+  engine::TrackingConfig tc;
+  tc.flows_v4 = 4096;
+  tc.flows_v6 = 1024;
+  tc.pool = t.pool->get();
+  tc.reassemble = reassemble;
+  engine::AlertSink alerts;
+  std::string err;
+  auto p = engine::TcpPipeline::create(tc, alerts, err);
+  if (!p) {
+    std::fprintf(stderr, "bench_stream: %s\n", err.c_str());
+    std::abort();
+  }
+  engine::WorkerCounters c0, c1, c2;
+  run_worker(*p, t.handshake, c0);
+  const double s = run_worker(*p, t.data, c1);
+  run_worker(*p, t.close, c2);
+  delivered = 0;
+  for (auto& g : p->collect())
+    for (auto& [k, v] : g.values)
+      if (g.name == "streams" && (k == "bytes_up" || k == "bytes_down")) delivered += v;
+  return c1.snapshot().tx_packets == t.data.size() ? s : -1;
+}
+
+// Reassembly off, then on, on the same packets, once per iteration; the
+// manual time is reassembly on's; `ratio` = on's rate / off's, same iteration.
+void BM_PipelineReassembly(benchmark::State& state) {
+  const auto payload = static_cast<uint32_t>(state.range(0));
+  const auto conns = static_cast<uint32_t>(state.range(1)), segs = static_cast<uint32_t>(state.range(2));
+  Traffic t = make_traffic(conns, segs, payload);
+  double off_s = 0, on_s = 0;
+  std::vector<double> ratios;
+  uint64_t delivered = 0;
+  for (auto _ : state) {
+    uint64_t d0 = 0;
+    const double off = pipeline_run(t, false, d0);
+    const double on = pipeline_run(t, true, delivered);
+    if (off < 0 || on < 0) {
+      state.SkipWithError("a data packet did not leave");
+      break;
+    }
+    off_s += off;
+    on_s += on;
+    ratios.push_back(off / on);
+    state.SetIterationTime(on);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  const double pkts = double(t.data.size()) * double(state.iterations());
+  const double bits = double(t.payload_bytes) * 8 * double(state.iterations());
+  state.counters["off_Mpps"] = off_s > 0 ? pkts / off_s / 1e6 : 0;
+  state.counters["on_Mpps"] = on_s > 0 ? pkts / on_s / 1e6 : 0;
+  state.counters["off_payload_Gbit/s"] = off_s > 0 ? bits / off_s / 1e9 : 0;
+  state.counters["on_payload_Gbit/s"] = on_s > 0 ? bits / on_s / 1e9 : 0;
+  state.counters["ratio_on_off"] = ratios.empty() ? 0 : ratios[ratios.size() / 2];
+  state.counters["delivered_ok"] = delivered == t.payload_bytes ? 1 : 0;
+  state.SetItemsProcessed(static_cast<int64_t>(pkts));
+  state.SetBytesProcessed(static_cast<int64_t>(t.payload_bytes * state.iterations()));
+  for (auto* v : {&t.handshake, &t.data, &t.close}) free_segments(*v);
+}
+BENCHMARK(BM_PipelineReassembly)
+    ->Args({1460, 1000, 40})
+    ->Args({64, 1000, 40})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
 } // namespace
 
 int main(int argc, char** argv) {
