@@ -114,9 +114,9 @@ int pkt_action(lua_State* L) {
   return 1;
 }
 
-// __haka_call(f, ...): calls a rule function through a C frame. Rule code
-// runs interpreted (jit.off) for the instruction bound; a JIT trace of the
-// dispatcher that reached it directly would abort (and end blacklisted),
+// __haka_call(f, ...): calls a rule function through a C frame. Rule loops
+// are interpreter-only (boot.lua's loop guard): a dispatcher trace recording
+// into a rule with a loop would abort (and end blacklisted, for every rule),
 // while a C function is stitched around: the dispatcher stays compiled.
 // Not for streamed rules: they yield, and cannot across this C frame.
 int call_rule(lua_State* L) {
@@ -371,7 +371,7 @@ bool Runtime::boot(std::string& err) {
     return false;
   }
   ref_dispatch_ = luaL_ref(L_, LUA_REGISTRYINDEX);
-  // Rule code runs under the count hook (interpreted unless jit_rules).
+  // Rule loops run interpreted (unless jit_rules), under the count hook.
   if (tick_limit_ != 0) lua_sethook(L_, count_hook, LUA_MASKCOUNT, kHookEvery);
   return true;
 }

@@ -132,7 +132,7 @@ struct RuntimeConfig {
   uint32_t max_flows = 1u << 16;        // connections known at once (slots allocated now)
   uint32_t max_buffers = 4096;          // vbuffers made by rules alive at once
   uint64_t instruction_limit = 50'000'000; // per dispatch call, 0: no bound
-  bool jit_rules = false;               // JIT-compile rule code too (then the bound misses compiled loops)
+  bool jit_rules = false;               // let the JIT compile rule loops too (then the bound misses them)
   rte_mempool* forge_pool = nullptr;    // mbufs for packets forged by rules (nullptr: inject() raises)
   net::LinkType forge_link = net::LinkType::ethernet; // link header of forged frames
 };

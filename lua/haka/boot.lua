@@ -49,9 +49,9 @@ local function handler(msg)
 end
 D.handler = handler
 
--- Rule files and the modules they require from their folders run
--- interpreted (jit.off) unless jit_rules: the instruction-count hook does
--- not run inside JIT-compiled loops, so this keeps the bound sound.
+-- Rule files and the modules they require from their folders get the loop
+-- guard below unless jit_rules: the instruction-count hook does not run
+-- inside JIT-compiled loops, so this keeps the bound sound.
 local jit_rules = false
 
 -- Plain listeners are called through __haka_call unless rules are JIT-compiled
