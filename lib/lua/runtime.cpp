@@ -406,10 +406,16 @@ Status Runtime::call(int fn_index, int nargs) {
   // Stack: dispatch table, function, nargs arguments. The Lua side returns
   // (true) or (false, message).
   ++counters_.calls;
-  ticks_ = 0;
-  limit_hit_ = false;
+  // A nested dispatch (a host callback re-entering) counts towards the
+  // budget of the outer one.
+  if (depth_++ == 0) {
+    ticks_ = 0;
+    limit_hit_ = false;
+  }
   Status st = Status::ok;
-  if (lua_pcall(L_, nargs, 2, 0) != 0) {
+  const int rc = lua_pcall(L_, nargs, 2, 0);
+  --depth_;
+  if (rc != 0) {
     // An error outside the per-listener protection (the API itself).
     host_.log(LogLevel::error, "lua", lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "error");
     st = Status::error;

@@ -262,6 +262,7 @@ private:
   std::vector<uint32_t> buffer_free_;
 
   const vbuffer::Iterator* current_ = nullptr;
+  uint32_t depth_ = 0;      // dispatch calls in progress (nested by host callbacks)
   uint64_t ticks_ = 0;      // hook calls in the current dispatch
   uint64_t tick_limit_ = 0; // hook calls allowed per dispatch
   bool limit_hit_ = false;

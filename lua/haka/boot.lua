@@ -275,9 +275,18 @@ local function run(ev, fs, ...)
 	end
 end
 
-local function run_protected(ev, fs, ...)
+-- Runs f(...) protected with `fs` as the current flow state (restored after:
+-- a host callback may nest a dispatch).
+local function protected(fs, f, ...)
+	local outer = haka._current_state
 	haka._current_state = fs
-	return finish(xpcall(run, handler, ev, fs, ...))
+	local ok, err = xpcall(f, handler, ...)
+	haka._current_state = outer
+	return finish(ok, err)
+end
+
+local function run_protected(ev, fs, ...)
+	return protected(fs, run, ev, fs, ...)
 end
 
 local tcp_events = tcp.events
@@ -317,8 +326,7 @@ end
 
 function D.new_connection(fslot, fgen, pslot, pgen)
 	local fs = flow_state(fslot, fgen)
-	haka._current_state = fs
-	return finish(xpcall(new_connection, handler, fs, tcp.packet(pslot, pgen)))
+	return protected(fs, new_connection, fs, tcp.packet(pslot, pgen))
 end
 
 function D.receive_packet(fslot, fgen, pslot, pgen, dir)
@@ -406,8 +414,7 @@ end
 
 function D.receive_data(fslot, fgen, dir, avail, eof)
 	local fs = flow_state(fslot, fgen)
-	haka._current_state = fs
-	return finish(xpcall(receive_data, handler, fs, dir, avail, eof))
+	return protected(fs, receive_data, fs, dir, avail, eof)
 end
 
 function D.end_connection(fslot, fgen)
@@ -432,8 +439,7 @@ function D.close_flow(fslot, fgen, give_eof)
 	if fs == nil or fs.gen ~= fgen then return true end
 	flows[fslot] = nil
 	if not give_eof then return true end
-	haka._current_state = fs
-	return finish(xpcall(close, handler, fs))
+	return protected(fs, close, fs)
 end
 
 -- Packet policies (tcp::Policy numbers).
@@ -460,8 +466,7 @@ local function apply_policy(which, pkt)
 end
 
 function D.apply_policy(which, pslot, pgen)
-	haka._current_state = nil
-	return finish(xpcall(apply_policy, handler, which, tcp.packet(pslot, pgen)))
+	return protected(nil, apply_policy, which, tcp.packet(pslot, pgen))
 end
 
 return D

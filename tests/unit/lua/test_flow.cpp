@@ -275,3 +275,65 @@ TEST_F(Ipv6Test, FlowsAndPacketsOverIpv6) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+// A host that fires end_connection from inside flow_action(drop), as an engine
+// might: the nested dispatch must work and leave the outer one intact.
+class ReentrantHost : public FakeHost {
+public:
+  Runtime* rt = nullptr;
+  FlowRef flow;
+  void flow_action(void* cookie, FlowAction action, bool has_dir, tcp::Dir dir) override {
+    FakeHost::flow_action(cookie, action, has_dir, dir);
+    if (action == FlowAction::drop) nested = rt->on_end_connection(flow);
+  }
+  Status nested = Status::error;
+};
+
+TEST(Reentrancy, HostMayDispatchFromACallback) {
+  haka::test::init_eal_once();
+  ReentrantHost host;
+  char tmpl[] = "/tmp/haka-lua-reent-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string path = dir + "/rules.lua";
+  std::ofstream(path) << "local tc = require('protocol/tcp_connection')\n"
+                         "local g = haka.rule_group{ on = tc.events.receive_packet,\n"
+                         "  continue = function () return true end }\n"
+                         "g:rule{ eval = function (flow) flow:drop() end }\n"
+                         "g:rule{ eval = function (flow) print('not reached') end }\n"
+                         "haka.rule{ on = tc.events.end_connection, eval = function (flow) print('end', flow.dstport) end }\n";
+  RuntimeConfig cfg;
+  cfg.rule_files = {path};
+  cfg.max_flows = 4;
+  std::string err;
+  auto rt = Runtime::create(cfg, host, err);
+  ASSERT_NE(rt, nullptr) << err;
+  host.rt = rt.get();
+  host.flow = rt->open_flow(FlowInfo{1, 2, 3, 4}, nullptr);
+  rte_mempool* mp = haka::test::make_pool("lua_reent", 64);
+  net::TcpEndpoints ep;
+  ep.sport = 3;
+  ep.dport = 4;
+  net::TcpSegmentSpec seg;
+  seg.flags = 0x10;
+  rte_mbuf* m = net::forge_tcp(mp, net::LinkType::ethernet, ep, seg);
+  ASSERT_NE(m, nullptr);
+  net::DecodeConfig dc;
+  dc.verify_tcp_checksum = false;
+  net::decode(m, dc);
+  // The group stops after the drop (continue sees the outer flow dropped),
+  // the nested end_connection ran in between.
+  EXPECT_EQ(rt->on_receive_packet(host.flow, PacketRef{m, true}, tcp::Dir::up), Status::ok) << host.all_logs();
+  EXPECT_EQ(host.nested, Status::ok);
+  ASSERT_EQ(host.prints.size(), 1u) << host.all_logs();
+  EXPECT_EQ(host.prints[0], "end 4");
+  rte_pktmbuf_free(m);
+  rt.reset();
+  std::string cmd = "rm -rf " + dir;
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+} // namespace
+} // namespace haka::lua::test
