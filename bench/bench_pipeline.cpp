@@ -2,13 +2,16 @@
 // preloaded into mbufs (no I/O in the timed part), tracking next to
 // forward-only on the same packets in the same run.
 //
-//   bench_pipeline [--conns N] [--segs K] [--payload B] [--reps R] [--sw-checksums] [--eal "..."]
+//   bench_pipeline [--conns N] [--segs K] [--payload B] [--reps R] [--sw-checksums] [--rules FILE]... [--eal "..."]
+// With --rules, a fourth processor runs: reassembly plus the rule files, and
+// the time each adds per data packet is printed.
 //
 // Prints, per scenario, the median packets per second over R repetitions and
 // the ratio to forward-only measured alternately in the same run; plus
 // connection set-up + teardown per second and bytes per tracked connection.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +36,12 @@ using namespace haka;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
 
 /// Preloaded packets as an Io: each packet carries one extra reference, so the
 /// processors' frees leave it alive for the next repetition.
@@ -60,6 +69,7 @@ struct Options {
   int reps = 5;
   bool nic_checksums = true;
   std::string eal;
+  std::vector<std::string> rules; // each file measured on its own
 };
 
 /// Builds the traffic of `o.conns` connections: handshakes, data, and closes.
@@ -154,9 +164,11 @@ double run(Proc& proc, std::vector<rte_mbuf*>& pkts, engine::WorkerCounters& c) 
   hold(pkts);
   PreloadedIo io{&pkts};
   engine::Worker<PreloadedIo, Proc> w(io, proc, {engine::Lane{}}, c);
-  auto t0 = Clock::now();
+  // The worker thread's CPU time, not wall time: on a shared machine the
+  // thread may be descheduled mid-run, which wall time would count.
+  const double t0 = thread_seconds();
   while (!io.done()) w.poll();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+  return thread_seconds() - t0;
 }
 
 double median(std::vector<double> v) {
@@ -174,6 +186,7 @@ int main(int argc, char** argv) {
     if (a == "--conns") o.conns = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--segs") o.segs = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--payload") o.payload = static_cast<uint32_t>(std::stoul(next()));
+    else if (a == "--rules") o.rules.push_back(next());
     else if (a == "--reps") o.reps = std::stoi(next());
     else if (a == "--sw-checksums") o.nic_checksums = false;
     else if (a == "--eal") o.eal = next();
@@ -218,49 +231,96 @@ int main(int argc, char** argv) {
   tc.pool = pool->get();
   engine::AlertSink alerts;
 
-  std::vector<double> fwd_pps, trk_pps, ratios, setup_cps;
-  std::size_t bytes_per_conn = 0;
+  // Three processors on the same preloaded traffic, one after the other in
+  // every repetition: forward-only, tracking alone (issue 3, S2) and
+  // tracking with stream reassembly of both directions (S3).
+  std::vector<double> fwd_pps, trk_pps, rsm_pps, ratios, rsm_ratios, setup_cps;
+  std::vector<std::vector<double>> rule_pps(o.rules.size()), rule_ratios(o.rules.size()), rule_ns(o.rules.size());
+  std::size_t bytes_per_conn = 0, stream_bytes = 0;
   for (int r = 0; r < o.reps; ++r) {
-    engine::WorkerCounters c0, c1, c2;
+    engine::WorkerCounters c0;
     engine::ForwardAll fwd;
     double tf = run(fwd, t.data, c0);
-    auto trk = engine::TcpPipeline::create(tc, alerts, err);
-    if (!trk) {
-      std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
-      return 1;
+    double tt_mode[2] = {0, 0};
+    for (int mode = 0; mode < 2; ++mode) {
+      engine::WorkerCounters c1, c2;
+      tc.reassemble = mode == 1;
+      auto trk = engine::TcpPipeline::create(tc, alerts, err);
+      if (!trk) {
+        std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+        return 1;
+      }
+      auto t_setup0 = Clock::now();
+      run(*trk, t.handshake, c1);
+      double t_setup = std::chrono::duration<double>(Clock::now() - t_setup0).count();
+      tt_mode[mode] = run(*trk, t.data, c1);
+      double t_close = run(*trk, t.close, c2);
+      if (mode == 0) {
+        bytes_per_conn = trk->memory_bytes() / o.conns;
+        setup_cps.push_back(double(o.conns) / (t_setup + t_close));
+      } else {
+        stream_bytes = trk->stream_memory_bytes();
+      }
+      auto groups = trk->collect();
+      uint64_t opened = 0, closed = 0, fwd_tx = c1.snapshot().tx_packets;
+      for (auto& g : groups)
+        if (g.name == "connections")
+          for (auto& [k, v] : g.values) {
+            if (k == "opened") opened = v;
+            if (k == "closed_fin") closed = v;
+          }
+      if (opened != o.conns || closed != o.conns || fwd_tx != t.handshake.size() + t.data.size()) {
+        std::fprintf(stderr, "bench_pipeline: %s lost its way: opened %" PRIu64 " closed %" PRIu64
+                     " forwarded %" PRIu64 " of %zu\n", mode ? "reassembly" : "tracking", opened, closed, fwd_tx,
+                     t.handshake.size() + t.data.size());
+        return 1;
+      }
     }
-    auto t_setup0 = Clock::now();
-    run(*trk, t.handshake, c1);
-    double t_setup = std::chrono::duration<double>(Clock::now() - t_setup0).count();
-    double tt = run(*trk, t.data, c1);
-    double t_close = run(*trk, t.close, c2);
-    bytes_per_conn = trk->memory_bytes() / o.conns;
-    auto groups = trk->collect();
-    uint64_t opened = 0, closed = 0, fwd_tx = c1.snapshot().tx_packets;
-    for (auto& g : groups)
-      if (g.name == "connections")
-        for (auto& [k, v] : g.values) {
-          if (k == "opened") opened = v;
-          if (k == "closed_fin") closed = v;
-        }
-    if (opened != o.conns || closed != o.conns || fwd_tx != t.handshake.size() + t.data.size()) {
-      std::fprintf(stderr, "bench_pipeline: tracking lost its way: opened %" PRIu64 " closed %" PRIu64
-                   " forwarded %" PRIu64 " of %zu\n", opened, closed, fwd_tx, t.handshake.size() + t.data.size());
-      return 1;
+    for (std::size_t k = 0; k < o.rules.size(); ++k) {
+      engine::WorkerCounters c1, c2;
+      engine::TrackingConfig rc = tc;
+      rc.reassemble = true;
+      rc.rule_files = {o.rules[k]};
+      auto trk = engine::TcpPipeline::create(rc, alerts, err);
+      if (!trk) {
+        std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+        return 1;
+      }
+      run(*trk, t.handshake, c1);
+      const double tr = run(*trk, t.data, c1);
+      run(*trk, t.close, c2);
+      if (c1.snapshot().tx_packets != t.handshake.size() + t.data.size()) {
+        std::fprintf(stderr, "bench_pipeline: %s: rules dropped packets (the bench wants pass-all rules)\n",
+                     o.rules[k].c_str());
+        return 1;
+      }
+      rule_pps[k].push_back(double(t.data.size()) / tr);
+      rule_ratios[k].push_back(tt_mode[1] / tr);
+      rule_ns[k].push_back((tr - tt_mode[1]) / double(t.data.size()) * 1e9);
     }
     fwd_pps.push_back(double(t.data.size()) / tf);
-    trk_pps.push_back(double(t.data.size()) / tt);
-    ratios.push_back(tf / tt);
-    setup_cps.push_back(double(o.conns) / (t_setup + t_close));
+    trk_pps.push_back(double(t.data.size()) / tt_mode[0]);
+    rsm_pps.push_back(double(t.data.size()) / tt_mode[1]);
+    ratios.push_back(tf / tt_mode[0]);
+    rsm_ratios.push_back(tf / tt_mode[1]);
   }
   std::printf("conns %u, %u data segments each, %" PRIu64 "-byte frames, %s checksums, %d reps\n", o.conns, o.segs,
               frame, o.nic_checksums ? "NIC-verified" : "software", o.reps);
   std::printf("forward-only   %8.2f Mpps (%.2f Gbit/s)\n", median(fwd_pps) / 1e6, median(fwd_pps) * frame * 8 / 1e9);
   std::printf("tracking       %8.2f Mpps (%.2f Gbit/s)  ratio to forward-only %.3f (median of same-run ratios)\n",
               median(trk_pps) / 1e6, median(trk_pps) * frame * 8 / 1e9, median(ratios));
+  std::printf("+ reassembly   %8.2f Mpps (%.2f Gbit/s, payload %.2f Gbit/s)  ratio to forward-only %.3f\n",
+              median(rsm_pps) / 1e6, median(rsm_pps) * frame * 8 / 1e9, median(rsm_pps) * o.payload * 8 / 1e9,
+              median(rsm_ratios));
+  for (std::size_t k = 0; k < o.rules.size(); ++k)
+    std::printf("+ rules %s\n               %8.2f Mpps (payload %.2f Gbit/s)  ratio to reassembly alone %.3f, "
+                "%.0f ns added per data packet\n",
+                o.rules[k].c_str(), median(rule_pps[k]) / 1e6, median(rule_pps[k]) * o.payload * 8 / 1e9,
+                median(rule_ratios[k]), median(rule_ns[k]));
   std::printf("setup+teardown %8.0f connections/s (3 + 3 packets each)\n", median(setup_cps));
   std::printf("memory         %8zu bytes per tracked connection (flow tables, timers, TCP state; tables sized\n"
-              "               for %u IPv4 + %u IPv6 connections)\n", bytes_per_conn, tc.flows_v4, tc.flows_v6);
+              "               for %u IPv4 + %u IPv6 connections); stream state reserved: %zu bytes\n",
+              bytes_per_conn, tc.flows_v4, tc.flows_v6, stream_bytes);
   for (rte_mbuf* m : t.handshake) rte_pktmbuf_free(m);
   for (rte_mbuf* m : t.data) rte_pktmbuf_free(m);
   for (rte_mbuf* m : t.close) rte_pktmbuf_free(m);
