@@ -371,6 +371,9 @@ bool run_live(const Config& cfg, const std::atomic<bool>& stop, RunReport& repor
     report.workers.push_back(w->counters.snapshot());
     if (w->tracker) merge_groups(report.groups, w->tracker->collect());
     report.alerts += w->alerts.count();
+    // Its memory (stream chunks, the byte arena's mbuf, rule buffers) goes
+    // back before the pool is checked.
+    w->tracker.reset();
   }
   report.total = sum(workers);
   report.pool_size = pool->size();

@@ -425,7 +425,10 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     // The streams end with the connection: what can leave leaves before
     // this segment (e.g. the RST), the rest is dropped.
     if (lua_ && r.has(tcp::tcp_event::end_connection)) lua_->end_connection(slot, c);
-    if (stage_ && r.has(tcp::tcp_event::end_connection)) {
+    // A reset connection's streams go now (its later packets are dropped).
+    // A closed one (timed_wait) keeps them until its entry goes: data and
+    // retransmissions still in flight need the same translation and checks.
+    if (stage_ && r.has(tcp::tcp_event::end_connection) && c.state == tcp::State::reset) {
       if (translated && r.forward) stage_->translate(c, dir, m);
       stage_->on_close(c, DropReason::connection_dropped);
     }

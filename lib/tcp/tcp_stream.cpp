@@ -181,12 +181,11 @@ Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off,
     k.add(o);
     return std::move(a);
   };
-  if (stream_.is_finished()) return done(StreamOutcome::finished);
-
   const Seq end = seq + len;
   bool trimmed = false;
-  if (end <= next_) // every byte was shown to the rules already
+  if (end <= next_) // every byte was shown to the rules already (a FIN does not change that)
     return done(check_old(pool, m, seq, off, len, receiver_acked, modified, out_begin, out_end, a.normalised));
+  if (stream_.is_finished()) return done(StreamOutcome::finished);
   if (seq < next_) {
     // New bytes after old ones: the old part loses to what was inspected
     // (compared for the counters only), the rest goes on as new data.
@@ -246,9 +245,12 @@ StreamOutcome TcpStream::check_old(StreamPool& pool, rte_mbuf* m, Seq seq, uint3
     ++(seq >= released_ && same_bytes_in_stream(m, off, seq, len) ? k.overlap_same : k.overlap_old_won);
     return StreamOutcome::retrans_held;
   }
-  if (!modified && end <= receiver_acked) return StreamOutcome::retrans_acked;
+  // receiver_acked is in original space (the tracker's, translated back).
+  if (end <= receiver_acked) return StreamOutcome::retrans_acked;
   // The part the receiver may still need must be in kept_ (output space).
-  const Seq need = modified ? out : seq_max(out, receiver_acked);
+  // Modified: acked bytes are those kept_ was trimmed of (acks trim it).
+  const Seq need = !modified ? seq_max(out, receiver_acked)
+                             : (seq < receiver_acked ? seq_max(out, kept_seq_) : out);
   if (kept_bytes_ == 0 || need < kept_seq_ || out_end > kept_seq_ + kept_bytes_)
     return StreamOutcome::retrans_unverifiable;
   const uint32_t skip = static_cast<uint32_t>(need - kept_seq_);

@@ -207,7 +207,7 @@ public:
 
   /// A segment's payload (`len` bytes at `payload_off` in `m`, sequence
   /// number `seq`); `receiver_acked` = the highest ACK the receiver sent
-  /// (output space), `modified` = this direction's bytes were edited before
+  /// (original space: translated back), `modified` = this direction's bytes were edited before
   /// (retransmissions are then re-emitted, not compared). On `held` the
   /// stream owns `m`; otherwise the caller still does and follows the
   /// verdict.
