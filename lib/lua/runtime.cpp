@@ -192,6 +192,21 @@ int inject(lua_State* L) {
   return 1;
 }
 
+// __haka_tick(): one iteration of an API loop that runs rule code (a
+// dissector's update loop, state machine jumps). Such loops are compiled
+// API code where the count hook does not run: they count here instead.
+int tick(lua_State* L) {
+  runtime_of(L)->loop_tick(L);
+  return 0;
+}
+
+// __haka_over(): the current dispatch went over the bound (pcall and
+// friends then re-raise instead of returning the error to the rule).
+int over(lua_State* L) {
+  lua_pushboolean(L, runtime_of(L)->over_limit());
+  return 1;
+}
+
 // __haka_topointer(v): the address of a GC object (a function prototype from
 // jit.util.funck), for the loop guard of boot.lua, which checks what it finds
 // there against jit.util.funcbc before touching anything.
@@ -360,6 +375,10 @@ bool Runtime::boot(std::string& err) {
   lua_setglobal(L_, "__haka_inject");
   lua_pushcfunction(L_, topointer);
   lua_setglobal(L_, "__haka_topointer");
+  lua_pushcfunction(L_, tick);
+  lua_setglobal(L_, "__haka_tick");
+  lua_pushcfunction(L_, over);
+  lua_setglobal(L_, "__haka_over");
 
   std::string boot = cfg_.lua_dir + "/haka/boot.lua";
   if (luaL_loadfile(L_, boot.c_str()) != 0 || lua_pcall(L_, 0, 1, 0) != 0) {
@@ -382,6 +401,7 @@ bool Runtime::load_rule(const std::string& path, std::string& err) {
   lua_pushlstring(L_, path.data(), path.size());
   lua_pushboolean(L_, cfg_.jit_rules);
   ticks_ = 0;
+  loop_ticks_ = 0;
   limit_hit_ = false;
   if (lua_pcall(L_, 2, 2, 0) != 0) {
     err = lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "unknown error";
@@ -395,8 +415,19 @@ bool Runtime::load_rule(const std::string& path, std::string& err) {
 }
 
 void Runtime::instruction_tick(lua_State* L) {
-  if (tick_limit_ == 0 || limit_hit_) return;
+  // Once over the bound, every later tick raises again: a rule catching the
+  // error with pcall cannot go on looping.
+  if (tick_limit_ == 0) return;
   if (++ticks_ <= tick_limit_) return;
+  limit_hit_ = true;
+  luaL_error(L, "instruction limit exceeded (%llu instructions)",
+             static_cast<unsigned long long>(cfg_.instruction_limit));
+}
+
+void Runtime::loop_tick(lua_State* L) {
+  if (tick_limit_ == 0) return;
+  // An API loop iteration counts as 1,000 instructions at least.
+  if (++loop_ticks_ * 1000 <= cfg_.instruction_limit) return;
   limit_hit_ = true;
   luaL_error(L, "instruction limit exceeded (%llu instructions)",
              static_cast<unsigned long long>(cfg_.instruction_limit));
@@ -410,6 +441,7 @@ Status Runtime::call(int fn_index, int nargs) {
   // budget of the outer one.
   if (depth_++ == 0) {
     ticks_ = 0;
+    loop_ticks_ = 0;
     limit_hit_ = false;
   }
   Status st = Status::ok;

@@ -223,6 +223,8 @@ public:
   const RuntimeConfig& config() const { return cfg_; }
   std::span<uint8_t> forge_scratch() { return forge_scratch_; }
   void instruction_tick(lua_State* L);
+  void loop_tick(lua_State* L);
+  bool over_limit() const { return limit_hit_; }
   /// The receive_data position being dispatched (nullptr outside one).
   const vbuffer::Iterator* current() const { return current_; }
 
@@ -263,6 +265,7 @@ private:
 
   const vbuffer::Iterator* current_ = nullptr;
   uint32_t depth_ = 0;      // dispatch calls in progress (nested by host callbacks)
+  uint64_t loop_ticks_ = 0; // API loop iterations in the current dispatch
   uint64_t ticks_ = 0;      // hook calls in the current dispatch
   uint64_t tick_limit_ = 0; // hook calls allowed per dispatch
   bool limit_hit_ = false;

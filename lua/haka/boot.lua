@@ -2,6 +2,7 @@
 -- loading, and the dispatch functions the runtime calls for each event.
 -- Every dispatch function returns true, or false and a "file:line: message".
 local lua_dir = __haka_lua_dir
+local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
 package.path = lua_dir .. '/?.lua;' .. lua_dir .. '/?/init.lua;' .. package.path
 
 local ffi = require('ffi')
@@ -222,7 +223,7 @@ function D.load_rule(path, jit_all)
 	if chunk == nil then return false, err end
 	rule_sources['@' .. path] = true
 	bound(chunk)
-	local ok, e = xpcall(chunk, handler)
+	local ok, e = raw_xpcall(chunk, handler)
 	if not ok and e ~= ABORT then return false, e end
 	return true
 end
@@ -280,7 +281,7 @@ end
 local function protected(fs, f, ...)
 	local outer = haka._current_state
 	haka._current_state = fs
-	local ok, err = xpcall(f, handler, ...)
+	local ok, err = raw_xpcall(f, handler, ...)
 	haka._current_state = outer
 	return finish(ok, err)
 end
@@ -339,13 +340,13 @@ local cur = ffi.new('hk_iter')
 local iter_size = ffi.sizeof('hk_iter')
 
 local function coroutine_body(fn, first, iter, dir)
-	local ok, err = xpcall(fn, handler, first, iter, dir)
+	local ok, err = raw_xpcall(fn, handler, first, iter, dir)
 	if not ok and err ~= ABORT then return err end
 	return nil
 end
 
 local function resume(fs, key, ctx, ...)
-	local ok, err = coroutine.resume(ctx.co, ...)
+	local ok, err = raw_resume(ctx.co, ...)
 	if coroutine.status(ctx.co) == 'dead' then fs.cos[key] = false end
 	if not ok then error(err, 0) end
 	if err ~= nil then error(err, 0) end
@@ -468,5 +469,15 @@ end
 function D.apply_policy(which, pslot, pgen)
 	return protected(nil, apply_policy, which, tcp.packet(pslot, pgen))
 end
+
+-- Past the instruction bound, a rule catching the error (pcall, xpcall,
+-- coroutine.resume) gets it raised again: the bound cannot be swallowed.
+local function rethrow(ok, ...)
+	if not ok and __haka_over() then error((...), 0) end
+	return ok, ...
+end
+_G.pcall = function (f, ...) return rethrow(raw_pcall(f, ...)) end
+_G.xpcall = function (f, h, ...) return rethrow(raw_xpcall(f, h, ...)) end
+coroutine.resume = function (co, ...) return rethrow(raw_resume(co, ...)) end
 
 return D

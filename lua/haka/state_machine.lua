@@ -113,6 +113,7 @@ local function finish(self)
 end
 
 local function jump(self, to)
+	__haka_tick() -- enter actions jumping in a circle would loop for ever
 	if to == self._sm.finish then return finish(self) end
 	if to == self._sm.fail then
 		if self._current then actions(self, self._current, 'fail') end

@@ -207,6 +207,7 @@ function TcpFlowDissector.method.receive_streamed(self, iter, direction)
 	local st = rawget(self, '_state')
 	if st == nil then error("no state machine defined", 2) end
 	while iter:wait() do
+		__haka_tick() -- bounded even if update never consumes a byte
 		st:update(iter, direction)
 		self:continue()
 	end

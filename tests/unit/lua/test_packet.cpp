@@ -328,3 +328,23 @@ INSTANTIATE_TEST_SUITE_P(
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using SwallowTest = LuaTest;
+
+TEST_F(SwallowTest, CatchingTheLimitErrorDoesNotEscapeTheBound) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 2'000'000;
+  Runtime& rt = load("local tcp = require('protocol/tcp')\n"
+                     "haka.rule{ on = tcp.events.receive_packet, eval = function (p)\n"
+                     "  while true do pcall(function () local x = 0 while true do x = x + 1 end end) end\n"
+                     "end }\n",
+                     cfg);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(0x10), true}, false), Status::limit);
+  EXPECT_EQ(rt.on_tcp_packet(PacketRef{packet(0x10), true}, false), Status::limit);
+}
+
+} // namespace
+} // namespace haka::lua::test

@@ -374,3 +374,42 @@ TEST_F(SelectTest, SelectHoldsTheStreamUntilRestored) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using ApiLoopTest = StreamTest;
+
+TEST_F(ApiLoopTest, DissectorThatNeverConsumesIsBounded) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 2'000'000;
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local D = haka.dissector.new{ type = tc.helper.TcpFlowDissector, name = 'stuck' }\n"
+                     "D.state_machine = haka.state_machine.new('stuck', function ()\n"
+                     "  state_type{ events = { 'data' }, update = function (self, sm, iter) sm:trigger('data', iter) end }\n"
+                     "  s = state()\n"
+                     "  s:on{ event = events.data, execute = function (self, iter) end }\n"
+                     "  initial(s)\n"
+                     "end)\n"
+                     "D:install_tcp_rule(80)\n",
+                     cfg);
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok);
+  EXPECT_EQ(data(rt, f, "abc"), Status::limit) << host_.all_logs();
+}
+
+TEST_F(ApiLoopTest, CircularEnterJumpsAreBounded) {
+  // pcall cannot swallow the bound: the load fails at the pcall's line.
+  std::string err = load_error("local sm = haka.state_machine.new('circle', function ()\n"
+                               "  a = state(); b = state()\n"
+                               "  a:on{ event = events.enter, jump = b }\n"
+                               "  b:on{ event = events.enter, jump = a }\n"
+                               "  initial(b)\n"
+                               "end)\n"
+                               "print(pcall(sm.instanciate, sm, {}))\n");
+  EXPECT_NE(err.find("rules.lua:7: instruction limit exceeded"), std::string::npos) << err;
+  EXPECT_TRUE(host_.prints.empty());
+}
+
+} // namespace
+} // namespace haka::lua::test
