@@ -9,7 +9,8 @@
 //  * Memory a connection holds at rest: the stage's per-connection state and
 //    the chunks an idle connection keeps after its data left and was acked.
 //  * The whole TcpPipeline (real Worker loop, preloaded traffic) with
-//    reassembly on and off.
+//    reassembly off, on, and on with a listener reading every byte, next to
+//    a touch-only loop over the same packets, in the same iteration.
 //
 //   build/bench/bench_stream --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //       [--eal="--no-huge -m 1024"]   (default: 2 MB hugepages, --socket-mem 1024)
