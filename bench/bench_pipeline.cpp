@@ -27,6 +27,7 @@
 
 #include "engine/alerts.hpp"
 #include "engine/tcp_pipeline.hpp"
+#include "engine/pattern_stage.hpp"
 #include "engine/worker.hpp"
 #include "io/packet_pool.hpp"
 #include "net/forge.hpp"
@@ -70,11 +71,14 @@ struct Options {
   bool nic_checksums = true;
   std::string eal;
   std::vector<std::string> rules; // each file measured on its own
+  std::string patterns;           // --patterns file: a fifth processor, reassembly plus the scan
+  bool imix = false;
 };
 
 /// Builds the traffic of `o.conns` connections: handshakes, data, and closes.
 struct Traffic {
   std::vector<rte_mbuf*> handshake, data, close;
+  uint64_t data_wire_bytes = 0, data_payload_bytes = 0; // over all data packets
 };
 
 void add(std::vector<rte_mbuf*>& v, rte_mbuf* m, uint64_t& t, bool nic) {
@@ -91,7 +95,6 @@ void add(std::vector<rte_mbuf*>& v, rte_mbuf* m, uint64_t& t, bool nic) {
 Traffic make_traffic(rte_mempool* pool, const Options& o) {
   Traffic t;
   uint64_t ts = 1'700'000'000'000'000'000ull;
-  std::vector<uint8_t> payload(o.payload, 'x');
   auto endpoints = [](uint32_t c, bool reply) {
     net::TcpEndpoints ep;
     uint8_t cli[4] = {10, static_cast<uint8_t>(c >> 16), static_cast<uint8_t>(c >> 8), static_cast<uint8_t>(c)};
@@ -123,20 +126,28 @@ Traffic make_traffic(rte_mempool* pool, const Options& o) {
     add(t.handshake, net::forge_tcp(pool, net::LinkType::ethernet, endpoints(c, false), s), ts, o.nic_checksums);
   }
   // Round robin over the connections, alternating directions, each segment
-  // acknowledging everything the other side sent so far.
+  // acknowledging everything the other side sent so far. Payload sizes per
+  // round: fixed, or with --imix the classic 7:4:1 mix of 64-, 576- and
+  // 1500-byte frames (10, 522 and 1446 bytes of payload here).
+  static constexpr uint32_t imix[12] = {10, 522, 10, 10, 1446, 522, 10, 10, 522, 10, 522, 10};
+  uint32_t sent[2] = {0, 0}; // client, server
+  std::vector<uint8_t> big(1460, 'x');
   for (uint32_t r = 0; r < o.segs; ++r) {
     const bool reply = r % 2 == 1;
-    const uint32_t mine = r / 2 + (reply ? 0 : r % 2), theirs = (r + 1) / 2;
+    const uint32_t size = o.imix ? imix[r % 12] : o.payload;
     for (uint32_t c = 0; c < o.conns; ++c) {
       net::TcpSegmentSpec s;
       s.flags = 0x18;
-      s.payload = payload;
-      s.seq = (reply ? sisn : cisn) + 1 + mine * o.payload;
-      s.ack = (reply ? cisn : sisn) + 1 + theirs * o.payload;
+      s.payload = std::span<const uint8_t>(big.data(), size);
+      s.seq = (reply ? sisn : cisn) + 1 + sent[reply ? 1 : 0];
+      s.ack = (reply ? cisn : sisn) + 1 + sent[reply ? 0 : 1];
       add(t.data, net::forge_tcp(pool, net::LinkType::ethernet, endpoints(c, reply), s), ts, o.nic_checksums);
+      t.data_wire_bytes += t.data.back()->pkt_len;
+      t.data_payload_bytes += size;
     }
+    sent[reply ? 1 : 0] += size;
   }
-  const uint32_t csent = (o.segs + 1) / 2 * o.payload, ssent = o.segs / 2 * o.payload;
+  const uint32_t csent = sent[0], ssent = sent[1];
   for (uint32_t c = 0; c < o.conns; ++c) {
     uint32_t cfin = cisn + 1 + csent, sfin = sisn + 1 + ssent;
     net::TcpSegmentSpec s;
@@ -187,6 +198,8 @@ int main(int argc, char** argv) {
     else if (a == "--segs") o.segs = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--payload") o.payload = static_cast<uint32_t>(std::stoul(next()));
     else if (a == "--rules") o.rules.push_back(next());
+    else if (a == "--patterns") o.patterns = next();
+    else if (a == "--imix") o.imix = true;
     else if (a == "--reps") o.reps = std::stoi(next());
     else if (a == "--sw-checksums") o.nic_checksums = false;
     else if (a == "--eal") o.eal = next();
@@ -216,14 +229,17 @@ int main(int argc, char** argv) {
   const uint64_t n_pkts = uint64_t(o.conns) * (o.segs + 6);
   std::string err;
   auto pool = io::PacketPool::create("bench", static_cast<unsigned>(n_pkts + 4096), 256,
-                                     static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + 128 + o.payload), SOCKET_ID_ANY,
+                                     static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + 128 + (o.imix ? 1460 : o.payload)),
+                                     SOCKET_ID_ANY,
                                      err);
   if (!pool) {
     std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
     return 1;
   }
   Traffic t = make_traffic(pool->get(), o);
-  const uint64_t frame = t.data.front()->pkt_len;
+  // Per data packet, on average (one size, or the --imix mix).
+  const double frame = double(t.data_wire_bytes) / double(t.data.size());
+  const double pay = double(t.data_payload_bytes) / double(t.data.size());
 
   engine::TrackingConfig tc;
   tc.flows_v4 = std::max<uint32_t>(o.conns + o.conns / 8, 1024);
@@ -236,6 +252,16 @@ int main(int argc, char** argv) {
   // tracking with stream reassembly of both directions (S3).
   std::vector<double> fwd_pps, trk_pps, rsm_pps, ratios, rsm_ratios, setup_cps;
   std::vector<std::vector<double>> rule_pps(o.rules.size()), rule_ratios(o.rules.size()), rule_ns(o.rules.size());
+  std::vector<double> pat_pps, pat_ratios;
+  std::shared_ptr<const match::Database> pat_db;
+  std::vector<std::string> pat_texts;
+  if (!o.patterns.empty()) {
+    pat_db = engine::load_pattern_file(o.patterns, pat_texts, err);
+    if (!pat_db) {
+      std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+      return 1;
+    }
+  }
   std::size_t bytes_per_conn = 0, stream_bytes = 0;
   for (int r = 0; r < o.reps; ++r) {
     engine::WorkerCounters c0;
@@ -298,25 +324,48 @@ int main(int argc, char** argv) {
       rule_ratios[k].push_back(tt_mode[1] / tr);
       rule_ns[k].push_back((tr - tt_mode[1]) / double(t.data.size()) * 1e9);
     }
+    if (pat_db) {
+      engine::WorkerCounters c1, c2;
+      engine::TrackingConfig pc = tc;
+      pc.reassemble = true;
+      pc.patterns = pat_db;
+      pc.pattern_texts = &pat_texts;
+      engine::AlertSink quiet_alerts;
+      quiet_alerts.set_text_stream(nullptr);
+      auto trk = engine::TcpPipeline::create(pc, quiet_alerts, err);
+      if (!trk) {
+        std::fprintf(stderr, "bench_pipeline: %s\n", err.c_str());
+        return 1;
+      }
+      run(*trk, t.handshake, c1);
+      const double tp = run(*trk, t.data, c1);
+      run(*trk, t.close, c2);
+      pat_pps.push_back(double(t.data.size()) / tp);
+      pat_ratios.push_back(tf / tp);
+    }
     fwd_pps.push_back(double(t.data.size()) / tf);
     trk_pps.push_back(double(t.data.size()) / tt_mode[0]);
     rsm_pps.push_back(double(t.data.size()) / tt_mode[1]);
     ratios.push_back(tf / tt_mode[0]);
     rsm_ratios.push_back(tf / tt_mode[1]);
   }
-  std::printf("conns %u, %u data segments each, %" PRIu64 "-byte frames, %s checksums, %d reps\n", o.conns, o.segs,
-              frame, o.nic_checksums ? "NIC-verified" : "software", o.reps);
+  std::printf("conns %u, %u data segments each, %.0f-byte frames on average%s, %s checksums, %d reps\n", o.conns,
+              o.segs, frame, o.imix ? " (IMIX 7:4:1)" : "", o.nic_checksums ? "NIC-verified" : "software", o.reps);
   std::printf("forward-only   %8.2f Mpps (%.2f Gbit/s)\n", median(fwd_pps) / 1e6, median(fwd_pps) * frame * 8 / 1e9);
   std::printf("tracking       %8.2f Mpps (%.2f Gbit/s)  ratio to forward-only %.3f (median of same-run ratios)\n",
               median(trk_pps) / 1e6, median(trk_pps) * frame * 8 / 1e9, median(ratios));
   std::printf("+ reassembly   %8.2f Mpps (%.2f Gbit/s, payload %.2f Gbit/s)  ratio to forward-only %.3f\n",
-              median(rsm_pps) / 1e6, median(rsm_pps) * frame * 8 / 1e9, median(rsm_pps) * o.payload * 8 / 1e9,
+              median(rsm_pps) / 1e6, median(rsm_pps) * frame * 8 / 1e9, median(rsm_pps) * pay * 8 / 1e9,
               median(rsm_ratios));
   for (std::size_t k = 0; k < o.rules.size(); ++k)
     std::printf("+ rules %s\n               %8.2f Mpps (payload %.2f Gbit/s)  ratio to reassembly alone %.3f, "
                 "%.0f ns added per data packet\n",
-                o.rules[k].c_str(), median(rule_pps[k]) / 1e6, median(rule_pps[k]) * o.payload * 8 / 1e9,
+                o.rules[k].c_str(), median(rule_pps[k]) / 1e6, median(rule_pps[k]) * pay * 8 / 1e9,
                 median(rule_ratios[k]), median(rule_ns[k]));
+  if (pat_db)
+    std::printf("+ patterns %s (%zu)\n               %8.2f Mpps (payload %.2f Gbit/s)  ratio to forward-only %.3f\n",
+                o.patterns.c_str(), pat_db->size(), median(pat_pps) / 1e6, median(pat_pps) * pay * 8 / 1e9,
+                median(pat_ratios));
   std::printf("setup+teardown %8.0f connections/s (3 + 3 packets each)\n", median(setup_cps));
   std::printf("memory         %8zu bytes per tracked connection (flow tables, timers, TCP state; tables sized\n"
               "               for %u IPv4 + %u IPv6 connections); stream state reserved: %zu bytes\n",

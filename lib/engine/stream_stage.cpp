@@ -167,6 +167,15 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   const tcp::Seq receiver_acked = c.endpoint(tcp::opposite(d)).max_ack;
   const tcp::SeqOffsetMap& map = p->map[idx(d)];
   const bool modified = !map.empty();
+  if (listeners_.empty() && !cfg_.pass_through &&
+      s.pass_in_order(*spool_, m, seq, pm.payload_offset, len, modified ? map.to_output(seq) : seq)) [[likely]] {
+    // No one reads the stream: the packet leaves now, unchanged (its bytes
+    // kept for retransmission checks), with no push and pop.
+    spool_->counters().bytes_delivered[idx(d)] += len;
+    check_end(*p, c, d, m);
+    if (c.streams != 0 && translated) translate_headers(*p, d, m, map.to_output(seq));
+    return false;
+  }
   tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
                              modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len);
   drain_dropped();

@@ -447,6 +447,65 @@ bool TcpStream::deliver(StreamPool& pool, vbuffer::Iterator* first, uint32_t* de
   return ok;
 }
 
+bool TcpStream::pass_in_order(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq out_seq) {
+  if (seq != next_ || queue_ != nullptr || stream_.pending() != 0 || stream_.is_finished() || len == 0) return false;
+  next_ += len;
+  released_ = next_;
+  pool.counters().add(StreamOutcome::in_order);
+  keep_payload(pool, m, off, len, out_seq);
+  return true;
+}
+
+void TcpStream::keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32_t len, Seq out_seq) {
+  const StreamConfig& cfg = pool.config();
+  if (cfg.max_kept_bytes == 0 || !kept_.valid()) return;
+  if (kept_bytes_ == 0 || out_seq != kept_seq_ + kept_bytes_) {
+    trim_kept(kept_bytes_);
+    kept_seq_ = out_seq;
+  }
+  StreamCounters& k = pool.counters();
+  if (k.kept_chunks_now + 1 > cfg.max_kept_chunks) {
+    ++k.kept_refused_worker;
+    trim_kept(kept_bytes_);
+    kept_seq_ = out_seq + len;
+    return;
+  }
+  // One chunk per mbuf segment the payload touches (one, nearly always).
+  vbuffer::BufferPool& bp = pool.buffers();
+  Chunk* s = kept_.sentinel();
+  uint32_t left = len;
+  while (left > 0) {
+    while (m != nullptr && off >= m->data_len) {
+      off -= m->data_len;
+      m = m->next;
+    }
+    Chunk* c = m != nullptr ? bp.alloc_chunk() : nullptr;
+    if (c == nullptr) {
+      // Out of nodes: what was kept so far stays consistent (the rest is not kept).
+      trim_kept(kept_bytes_);
+      kept_seq_ = out_seq + len;
+      return;
+    }
+    const uint32_t piece = std::min(left, m->data_len - off);
+    c->kind = vbuffer::ChunkKind::data;
+    c->mbuf = m;
+    c->bytes = rte_pktmbuf_mtod_offset(m, uint8_t*, off);
+    c->size = piece;
+    c->flags = 0; // kept bytes are never written
+    rte_mbuf_refcnt_update(m, 1);
+    vbuffer::detail::link_before(s, c);
+    kept_bytes_ += piece;
+    ++kept_chunks_;
+    ++k.kept_chunks_now;
+    left -= piece;
+    off += piece;
+  }
+  if (kept_bytes_ > cfg.max_kept_bytes) {
+    k.kept_trimmed_cap += kept_bytes_ - cfg.max_kept_bytes;
+    trim_kept(kept_bytes_ - cfg.max_kept_bytes);
+  }
+}
+
 bool TcpStream::hold_empty(StreamPool& pool, rte_mbuf* m) {
   HeldPacket* h = pool.alloc_held();
   if (h == nullptr) return false;

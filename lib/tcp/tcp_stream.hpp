@@ -215,6 +215,11 @@ public:
   /// space (equal to [seq, seq+len) while the direction was never modified).
   Arrival receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t payload_off, uint32_t len, Seq receiver_acked,
                   bool modified, Seq out_begin, Seq out_end);
+  /// In-order payload no one reads (no listener) while nothing is held or
+  /// queued: the stream moves past it without pushing (the packet leaves at
+  /// once, unchanged) and keeps its bytes, at `out_seq` in output space, for
+  /// retransmission checks. False (nothing changed) when that does not apply.
+  bool pass_in_order(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq out_seq);
   /// A packet without payload behind held ones: pushed empty so it leaves in
   /// order. Only call when pending() != 0. False (caller keeps m) when the
   /// worker's records are exhausted.
@@ -275,6 +280,7 @@ private:
                           bool modified, Seq out, Seq out_end, vbuffer::Buffer& normalised);
   bool same_bytes_in_stream(const rte_mbuf* m, uint32_t off, Seq seq, uint32_t n) const;
   void trim_kept(uint32_t n);
+  void keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32_t len, Seq out_seq);
 
   vbuffer::Stream stream_;
   vbuffer::Buffer kept_;              // bytes that left, output space from kept_seq_

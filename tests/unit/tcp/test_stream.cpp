@@ -299,3 +299,28 @@ TEST_F(StreamTest, FinishedStreamRefusesMore) {
 
 } // namespace
 } // namespace haka::tcp
+
+namespace haka::tcp {
+namespace {
+
+TEST_F(StreamTest, PassingInOrderKeepsBytesForRetransmissionChecks) {
+  start(100);
+  rte_mbuf* m = packet("0123456789");
+  ASSERT_TRUE(s_.pass_in_order(*pool_, m, Seq{100}, 0, 10, Seq{100}));
+  rte_pktmbuf_free(m); // the packet left; the kept chunk holds its own reference
+  EXPECT_EQ(s_.next(), Seq{110});
+  EXPECT_EQ(send(0, "0123456789").outcome, StreamOutcome::retrans_same);
+  EXPECT_EQ(send(0, "01X3456789").outcome, StreamOutcome::retrans_normalised);
+  EXPECT_EQ(normalised_, "0123456789");
+  // Not in order, or something queued: the fast path refuses.
+  rte_mbuf* late = packet("abc");
+  EXPECT_FALSE(s_.pass_in_order(*pool_, late, Seq{120}, 0, 3, Seq{120}));
+  rte_pktmbuf_free(late);
+  send(20, "abc");
+  rte_mbuf* next = packet("x");
+  EXPECT_FALSE(s_.pass_in_order(*pool_, next, Seq{110}, 0, 1, Seq{110})) << "a queue waits behind it";
+  rte_pktmbuf_free(next);
+}
+
+} // namespace
+} // namespace haka::tcp
