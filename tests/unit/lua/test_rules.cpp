@@ -89,3 +89,72 @@ TEST_F(RulesTest, TcpfilterMisspellingIsAnErrorWithItsLine) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+class RulesStreamTest : public RulesTest {
+protected:
+  void SetUp() override {
+    RulesTest::SetUp();
+    stream_.init(*pool_);
+  }
+  void TearDown() override {
+    stream_.clear();
+    RulesTest::TearDown();
+  }
+  Status data(Runtime& rt, FlowRef f, const std::string& text) {
+    rte_mbuf* m = packet(0x18, text);
+    vbuffer::Iterator cur;
+    EXPECT_EQ(stream_.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur), vbuffer::Error::ok);
+    return rt.on_receive_data(f, tcp::Dir::up, stream_, cur, false);
+  }
+  std::string popped() {
+    std::string out;
+    vbuffer::Popped p;
+    while (stream_.pop(p) == vbuffer::Error::ok) {
+      std::string s(p.bytes.size(), '\0');
+      p.bytes.copy_to(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
+      out += s;
+      p.bytes.release();
+    }
+    return out;
+  }
+  vbuffer::Stream stream_;
+};
+
+TEST_F(RulesStreamTest, StreammodifInsertsBeforeEveryTenBytesOrResets) {
+  Runtime& rt = load_file("tcp/streammodif-rst.lua");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "0123456789abcde"), Status::ok) << host_.all_logs();
+  EXPECT_EQ(popped(), "Haka0123456789Hakaabcde");
+  EXPECT_TRUE(host_.flow_calls.empty());
+  EXPECT_EQ(data(rt, f, std::string(31, 'x')), Status::ok);
+  ASSERT_EQ(host_.flow_calls.size(), 1u);
+  EXPECT_EQ(host_.flow_calls[0].action, FlowAction::reset);
+}
+
+TEST_F(RulesStreamTest, StreamdeleteAndStreaminsertMatchTheReferenceLines) {
+  {
+    Runtime& rt = load_file("tcp/streamdelete.lua");
+    FlowRef f = rt.open_flow(flow_info(), nullptr);
+    // streamdelete-ref.txt: a 35-byte arrival prints "0000000000" then "0000" and a blank line.
+    EXPECT_EQ(data(rt, f, "XXXXXXXXXX0000000000YYYYYYYYYY0000\n"), Status::ok) << host_.all_logs();
+    ASSERT_EQ(host_.prints.size(), 2u);
+    EXPECT_EQ(host_.prints[0], "0000000000");
+    EXPECT_EQ(host_.prints[1], "0000\n");
+    EXPECT_EQ(host_.logs[0], "debug external: received stream len=35");
+    EXPECT_EQ(popped(), "0000000000" "0000\n");
+    rt_.reset();
+  }
+  host_.prints.clear();
+  Runtime& rt = load_file("tcp/streaminsert.lua");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(data(rt, f, "00000000000000000000"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 2u);
+  EXPECT_EQ(host_.prints[0], "0000000000");
+  EXPECT_EQ(popped(), "Haka0000000000Haka0000000000");
+}
+
+} // namespace
+} // namespace haka::lua::test
