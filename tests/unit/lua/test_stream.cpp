@@ -413,3 +413,46 @@ TEST_F(ApiLoopTest, CircularEnterJumpsAreBounded) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+using NextDissectorTest = StreamTest;
+
+TEST_F(NextDissectorTest, PolicyInstallsTheDissectorByPort) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local line = require('protocol/line')\n"
+                     "haka.policy{ on = tc.policies.next_dissector, name = 'line on 80', port = 80,\n"
+                     "  action = haka.dissectors.line.install }\n"
+                     "haka.rule{ on = line.events.receive_line, eval = function (d, text) print(text) end }\n");
+  EXPECT_TRUE(rt.wants(Event::new_connection));
+  FlowRef a = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(a, PacketRef{packet(0x02), true}), Status::ok) << host_.all_logs();
+  EXPECT_EQ(data(rt, a, "one\n"), Status::ok) << host_.all_logs();
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "one");
+  EXPECT_EQ(rt.close_flow(a, &stream_[0], &stream_[1]), Status::ok);
+  FlowInfo other = flow_info();
+  other.dstport = 81;
+  FlowRef b = rt.open_flow(other, nullptr);
+  EXPECT_EQ(rt.on_new_connection(b, PacketRef{packet(0x02, "", 40000, 81), true}), Status::ok);
+  pop_all(tcp::Dir::up);
+  EXPECT_EQ(data(rt, b, "two\n"), Status::ok);
+  EXPECT_EQ(host_.prints.size(), 1u);
+}
+
+TEST_F(NextDissectorTest, ErrorInADissectorActionNamesTheRuleLine) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local line = require('protocol/line')\n"
+                     "line.install_tcp_rule(80)\n"
+                     "haka.rule{ on = line.events.receive_line, eval = function (d, text)\n"
+                     "  error('bad line ' .. text)\n"
+                     "end }\n");
+  FlowRef a = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(a, PacketRef{packet(0x02), true}), Status::ok);
+  EXPECT_EQ(data(rt, a, "x\n"), Status::error);
+  EXPECT_NE(host_.all_logs().find("rules.lua:5: bad line x"), std::string::npos) << host_.all_logs();
+}
+
+} // namespace
+} // namespace haka::lua::test
