@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Generates the crafted TCP evasion captures of tests/offline/stream_evasion.sh (deterministic:
+fixed addresses, ISNs, timestamps; run it again and the pcaps are byte-identical).
+
+  make_evasion.py OUTDIR      writes one NAME.pcap per case below, and expected.json
+
+Every capture is one connection 10.0.0.1:40000 (client, sends the SYN) -> 10.0.0.2:80:
+handshake, then the client's segments of the case, the server's ACKs, and a FIN exchange.
+expected.json gives, per case, the bytes the client stream must carry once reassembled
+("up", per overlap policy when it depends on it) as hex, and the checker's expectations.
+"""
+import json, os, sys
+from scapy.all import Ether, IP, TCP, Raw, wrpcap  # noqa: E402
+
+C, S, CP, SP = "10.0.0.1", "10.0.0.2", 40000, 80
+CMAC, SMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
+
+class Conn:
+    """Builds the frames of one connection; offsets are relative to the client's ISN+1."""
+
+    def __init__(self, cisn=1000, sisn=5000, win=65535):
+        self.cisn, self.sisn, self.win, self.frames, self.t = cisn, sisn, win, [], 1700000000.0
+        self.srv_next = 0  # server's next byte (relative)
+
+    def _add(self, p):
+        self.t += 0.001
+        p.time = self.t
+        self.frames.append(p)
+
+    def cseq(self, off):
+        return (self.cisn + 1 + off) & 0xFFFFFFFF
+
+    def sseq(self, off):
+        return (self.sisn + 1 + off) & 0xFFFFFFFF
+
+    def client(self, off, data=b"", flags="PA", chksum=None):
+        t = TCP(sport=CP, dport=SP, seq=self.cseq(off), ack=self.sseq(self.srv_next), flags=flags, window=65535)
+        if chksum is not None:
+            t.chksum = chksum
+        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=len(self.frames)) / t / (Raw(data) if data else b""))
+
+    def server_ack(self, ack_off, flags="A"):
+        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=len(self.frames)) /
+                  TCP(sport=SP, dport=CP, seq=self.sseq(self.srv_next), ack=self.cseq(ack_off), flags=flags,
+                      window=self.win))
+
+    def server_rst(self, seq_abs):
+        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=len(self.frames)) /
+                  TCP(sport=SP, dport=CP, seq=seq_abs, ack=0, flags="R", window=0))
+
+    def handshake(self):
+        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=0) /
+                  TCP(sport=CP, dport=SP, seq=self.cisn, flags="S", window=65535))
+        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=1) /
+                  TCP(sport=SP, dport=CP, seq=self.sisn, ack=self.cseq(0), flags="SA", window=self.win))
+        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=2) /
+                  TCP(sport=CP, dport=SP, seq=self.cseq(0), ack=self.sseq(0), flags="A", window=65535))
+
+    def close(self, end):
+        """Client FIN at `end`, server ACKs it and sends its FIN, client ACKs."""
+        self.client(end, flags="FA")
+        self.server_ack(end + 1, flags="FA")
+        self.srv_next = 1
+        self.client(end + 1, flags="A")
+
+
+def overlap():
+    """Three overlaps of out-of-order segments with conflicting bytes, gaps filled last.
+    [15,30) B starts before the queued [20,30) a; [40,55) E starts with the queued [40,50) d
+    and ends later; [60,65) G starts with the queued [60,70) f and ends earlier."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(20, b"a" * 10); c.client(15, b"B" * 15)
+    c.client(40, b"d" * 10); c.client(40, b"E" * 15)
+    c.client(60, b"f" * 10); c.client(60, b"G" * 5)
+    c.client(10, b"c" * 5); c.client(30, b"h" * 10); c.client(55, b"i" * 5)
+    c.server_ack(70)
+    c.close(70)
+    head, tail = b"0123456789" + b"c" * 5 + b"B" * 5, b"h" * 10
+    exp = {
+        "first": head + b"a" * 10 + tail + b"d" * 10 + b"E" * 5 + b"i" * 5 + b"f" * 10,
+        "windows": head + b"a" * 10 + tail + b"d" * 10 + b"E" * 5 + b"i" * 5 + b"f" * 10,
+        "bsd": head + b"B" * 10 + tail + b"d" * 10 + b"E" * 5 + b"i" * 5 + b"f" * 10,
+        "linux": head + b"B" * 10 + tail + b"E" * 15 + b"i" * 5 + b"f" * 10,
+        "last": head + b"B" * 10 + tail + b"E" * 15 + b"i" * 5 + b"G" * 5 + b"f" * 5,
+    }
+    return c, {p: v.hex() for p, v in exp.items()}
+
+
+def retrans_conflict():
+    """[0,10) and [10,20) forwarded, not yet acked; then [0,10) again with other bytes, and
+    [10,20) again identical."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789"); c.client(10, b"abcdefghij")
+    c.client(0, b"XXXXXXXXXX"); c.client(10, b"abcdefghij")
+    c.server_ack(20)
+    c.close(20)
+    return c, (b"0123456789abcdefghij").hex()
+
+
+def one_byte():
+    """60 one-byte segments: 0..29 in order, then 59 down to 30 (out of order, reversed)."""
+    c = Conn(); c.handshake()
+    data = bytes((0x41 + i % 26) for i in range(60))
+    for i in range(30):
+        c.client(i, data[i:i + 1])
+    for i in range(59, 29, -1):
+        c.client(i, data[i:i + 1])
+    c.server_ack(60)
+    c.close(60)
+    return c, data.hex()
+
+
+def beyond_window():
+    """The server offers a 100-byte window; a segment at [150,200) lies past it (dropped), the
+    in-window [0,50) and [50,100) pass; once acked, [100,150) passes."""
+    c = Conn(win=100); c.handshake()
+    c.client(0, b"a" * 50); c.client(50, b"b" * 50)
+    c.client(150, b"Z" * 50)
+    c.server_ack(100)
+    c.client(100, b"c" * 50)
+    c.server_ack(150)
+    c.close(150)
+    return c, (b"a" * 50 + b"b" * 50 + b"c" * 50).hex()
+
+
+def bad_checksum():
+    """[10,20) first arrives with a wrong TCP checksum (dropped as malformed), then correct."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(10, b"EVILEVIL!!", chksum=0x1234)
+    c.client(10, b"abcdefghij")
+    c.server_ack(20)
+    c.close(20)
+    return c, (b"0123456789abcdefghij").hex()
+
+
+def rst_out_of_window():
+    """The server sends a RST far outside the client's window mid-stream (dropped); the
+    connection goes on and ends with FINs."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.server_ack(10)
+    c.server_rst((c.sseq(0) + 0x40000000) & 0xFFFFFFFF)
+    c.client(10, b"abcdefghij")
+    c.server_ack(20)
+    c.close(20)
+    return c, (b"0123456789abcdefghij").hex()
+
+
+def ooo_fin():
+    """The client's FIN (seq 20) arrives before [10,20): the stream must end after those bytes."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(20, flags="FA")
+    c.client(10, b"abcdefghij")
+    c.server_ack(21, flags="FA")
+    c.srv_next = 1
+    c.client(21, flags="A")
+    return c, (b"0123456789abcdefghij").hex()
+
+
+def queue_cap():
+    """With --stream-queue 2: [20,30) and [40,50) queue, [60,70) is refused (queue full); the
+    gaps fill, then the sender retransmits [60,70)."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0" * 10)
+    c.client(20, b"2" * 10); c.client(40, b"4" * 10); c.client(60, b"6" * 10)
+    c.client(10, b"1" * 10); c.client(30, b"3" * 10); c.client(50, b"5" * 10)
+    c.server_ack(60)
+    c.client(60, b"6" * 10)
+    c.server_ack(70)
+    c.close(70)
+    return c, "".join(str(i) * 10 for i in range(7)).encode().hex()
+
+
+def seq_wrap():
+    """Client ISN 0xFFFFFF00: 600 bytes in 100-byte segments across 2^32, the wrap-crossing
+    ones out of order."""
+    c = Conn(cisn=0xFFFFFF00); c.handshake()
+    data = bytes((i * 7) & 0xFF for i in range(600))
+    for off in (0, 100, 300, 200, 500, 400):
+        c.client(off, data[off:off + 100])
+    c.server_ack(600)
+    c.close(600)
+    return c, data.hex()
+
+
+CASES = [overlap, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
+         queue_cap, seq_wrap]
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    expected = {}
+    for f in CASES:
+        c, up = f()
+        wrpcap(os.path.join(out, f.__name__ + ".pcap"), c.frames)
+        expected[f.__name__] = {"up": up, "packets": len(c.frames)}
+    with open(os.path.join(out, "expected.json"), "w") as fh:
+        json.dump(expected, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
+if __name__ == "__main__":
+    main()
