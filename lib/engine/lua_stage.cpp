@@ -1,6 +1,7 @@
 #include "engine/lua_stage.hpp"
 
 #include <arpa/inet.h>
+#include <cstring>
 
 #include "engine/tcp_pipeline.hpp"
 #include "net/packet_meta.hpp"
@@ -9,7 +10,7 @@ namespace haka::engine {
 
 namespace {
 
-// The connection's client and server (IPv4 only: the runtime's FlowInfo).
+// The connection's client and server.
 lua::FlowInfo flow_info(const rte_mbuf* m, tcp::Dir d) {
   lua::FlowInfo fi;
   uint8_t scratch[32];
@@ -17,10 +18,18 @@ lua::FlowInfo flow_info(const rte_mbuf* m, tcp::Dir d) {
   const uint8_t* a = net::ip_addresses(m, scratch);
   uint16_t sport = 0, dport = 0;
   net::tcp_ports(m, sport, dport);
-  if (a == nullptr || pm.l3_kind != static_cast<uint8_t>(net::L3Kind::ipv4)) return fi;
+  if (a == nullptr) return fi;
+  const bool up = d == tcp::Dir::up;
+  if (pm.l3_kind == static_cast<uint8_t>(net::L3Kind::ipv6)) {
+    fi.ipv6 = true;
+    std::memcpy(fi.src6, up ? a : a + 16, 16);
+    std::memcpy(fi.dst6, up ? a + 16 : a, 16);
+    fi.srcport = up ? sport : dport;
+    fi.dstport = up ? dport : sport;
+    return fi;
+  }
   const uint32_t src = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
   const uint32_t dst = uint32_t{a[4]} << 24 | uint32_t{a[5]} << 16 | uint32_t{a[6]} << 8 | a[7];
-  const bool up = d == tcp::Dir::up;
   fi.srcip = up ? src : dst;
   fi.dstip = up ? dst : src;
   fi.srcport = up ? sport : dport;
@@ -44,6 +53,8 @@ std::unique_ptr<LuaStage> LuaStage::create(const LuaStageConfig& cfg, TcpPipelin
   rc.pool = &pool;
   rc.max_flows = cfg.flows;
   rc.instruction_limit = cfg.instruction_limit;
+  rc.forge_pool = cfg.forge_pool;
+  rc.forge_link = cfg.forge_link;
   s->rt_ = lua::Runtime::create(rc, *s, err);
   if (!s->rt_) return nullptr;
   s->wants_flows_ = s->rt_->wants(lua::Event::new_connection) || s->rt_->wants(lua::Event::receive_packet) ||
@@ -251,6 +262,11 @@ void LuaStage::flow_action(void* cookie, lua::FlowAction action, bool has_dir, t
       break;
   }
   if (action != lua::FlowAction::send && pipe_.current_connection() == c) current_dropped_ = true;
+}
+
+bool LuaStage::inject(rte_mbuf* m) {
+  pipe_.inject_packet(m);
+  return true;
 }
 
 void LuaStage::packet_action(rte_mbuf* m, lua::PacketAction action) {

@@ -29,6 +29,8 @@ struct LuaStageConfig {
   uint64_t instruction_limit = 50'000'000;
   bool pass_through = false;      // packets lent read-only
   std::FILE* log = stdout;        // logs and print() lines
+  rte_mempool* forge_pool = nullptr; // packets forged by rules
+  net::LinkType forge_link = net::LinkType::ethernet;
 };
 
 /// One worker's rules: dispatches the events of every connection to its
@@ -67,6 +69,7 @@ class LuaStage : public lua::Host, public StreamListener {
   void print(std::string_view line) override;
   void flow_action(void* cookie, lua::FlowAction action, bool has_dir, tcp::Dir dir) override;
   void packet_action(rte_mbuf* m, lua::PacketAction action) override;
+  bool inject(rte_mbuf* m) override;
   uint64_t now_ns() override { return now_; }
 
   std::vector<CounterGroup> collect() const;

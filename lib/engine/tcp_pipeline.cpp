@@ -141,6 +141,8 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     lc.flows = cfg.streams.connections;
     lc.instruction_limit = cfg.instruction_limit;
     lc.pass_through = cfg.pass_through;
+    lc.forge_pool = cfg.pool;
+    lc.forge_link = cfg.decode.link;
     p->lua_ = LuaStage::create(lc, *p, alerts, p->stage_->buffers(), static_cast<uint32_t>(p->conns_.size()), err);
     if (!p->lua_) return nullptr;
     p->stage_->add_listener(p->lua_.get());
@@ -208,6 +210,8 @@ void TcpPipeline::classify(std::span<rte_mbuf*> pkts) {
     rte_mbuf* m = pkts[i];
     const Fate f = on_decoded(m, i);
     if (m != nullptr && !f.taken) emit(m, f);
+    if (n_pending_inject_ != 0) [[unlikely]]
+      flush_injected();
   }
 }
 
@@ -450,6 +454,26 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
     return Fate{};
   }
   return Fate{};
+}
+
+void TcpPipeline::inject_packet(rte_mbuf* m) {
+  net::meta(m).timestamp_ns = current_packet_ != nullptr ? net::meta(current_packet_).timestamp_ns : clock_now();
+  net::decode(m, cfg_.decode);
+  if (n_pending_inject_ == pending_inject_.size()) {
+    // More than 64 forged packets for one packet: the rest go at once.
+    out_.injected();
+    out_.forward(m);
+    return;
+  }
+  pending_inject_[n_pending_inject_++] = m;
+}
+
+void TcpPipeline::flush_injected() {
+  for (uint16_t i = 0; i < n_pending_inject_; ++i) {
+    out_.injected();
+    out_.forward(pending_inject_[i]);
+  }
+  n_pending_inject_ = 0;
 }
 
 void TcpPipeline::rule_drop(tcp::Connection& c, tcp::EndReason why) {

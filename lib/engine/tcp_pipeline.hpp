@@ -88,6 +88,9 @@ class TcpPipeline {
   /// `current` is the packet being processed, of direction `cur`.
   void rule_reset(tcp::Connection& c, const rte_mbuf* current, tcp::Dir cur, bool halfreset);
   /// flow:send(dir): release what nothing holds in that direction.
+  /// A packet a rule forged (pkt:inject()): decoded, counted as injected,
+  /// and sent on after the packet being processed.
+  void inject_packet(rte_mbuf* m);
   void rule_send(tcp::Connection& c, tcp::Dir d) {
     if (stage_) stage_->send(c, d);
   }
@@ -126,8 +129,13 @@ class TcpPipeline {
   void drain(TxBatch<Io>& out) {
     out_.drain(out, [&](rte_mbuf* m) {
       // tcp send_packet rules see each TCP packet as it leaves.
-      if (lua_ && lua_->wants(lua::Event::tcp_send_packet) && !send_packet(m)) {
-        out.drop(m, DropReason::rule_dropped);
+      if (lua_ && lua_->wants(lua::Event::tcp_send_packet)) {
+        const bool keep = send_packet(m);
+        if (!keep) out.drop(m, DropReason::rule_dropped);
+        else out.forward(m);
+        // What they forged leaves right after it.
+        for (uint16_t i = 0; i < n_pending_inject_; ++i) out.inject_forward(pending_inject_[i]);
+        n_pending_inject_ = 0;
         return true;
       }
       if (!needs_refragment(m)) [[likely]]
@@ -172,6 +180,7 @@ class TcpPipeline {
   bool send_packet(rte_mbuf* m);
   int refragment(rte_mbuf* d, std::span<rte_mbuf*> out);
   void emit(rte_mbuf* m, const Fate& f);
+  void flush_injected();
   bool erase_slot(uint32_t slot);
 
   TrackingConfig cfg_;
@@ -185,6 +194,10 @@ class TcpPipeline {
   tcp::Connection* current_conn_ = nullptr; // connection of the packet being tracked
   const rte_mbuf* current_packet_ = nullptr;
   tcp::Dir current_dir_ = tcp::Dir::up;
+  // Packets rules forged while a packet was processed: they leave right
+  // after it (Haka's order), not before.
+  std::array<rte_mbuf*, 64> pending_inject_{};
+  uint16_t n_pending_inject_ = 0;
   bool current_dropped_ = false;            // a rule dropped it while its packet was processed
   uint64_t current_now_ = 0;
   uint64_t next_tick_ = 0; // packet time at which the timer wheel next needs advancing

@@ -22,7 +22,10 @@ import tempfile
 SRC = os.environ.get("HAKA_DPDK_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("HAKA_DPDK_BIN", os.path.join(SRC, "build", "app", "haka-dpdk"))
 DATA = os.path.join(SRC, "tests", "data", "haka")
-RULES = os.path.join(SRC, "tests", "conformance", "rules")
+# Our rule file for each case (tests/data/rules/haka/{tcp,sample}/), run
+# from that folder with a relative path, so error messages (file:line) read
+# the same on every machine.
+RULES = os.path.join(SRC, "tests", "data", "rules", "haka")
 
 # Haka's captures were taken on hosts with checksum offload (bad TCP
 # checksums on locally sent segments, and GSO super-packets): Haka did not
@@ -30,42 +33,47 @@ RULES = os.path.join(SRC, "tests", "conformance", "rules")
 COMMON = ["--checksum-validation", "no"]
 
 CASES = {
+    # Haka's create test injects forged copies: they must leave right after
+    # the packet that made them.
     # name: (dir, input, rules, extra flags, compare pcap, compare text, notes)
-    "create": ("tcp", "create", "create.lua", [], True, True, ""),
-    "filter": ("tcp", "filter", "filter.lua", [], True, False, ""),
+    "create": ("tcp", "create", "tcp/create.lua", [], True, True, ""),
+    "filter": ("tcp", "filter", "tcp/filter.lua", [], True, False, ""),
     # The capture is one segment from the middle of a connection. Haka's test
     # loaded protocol/tcp only, so Haka tracked no connection and applied no
     # policy; we always track TCP, so the no_connection_found policy alerts
     # after the rule's lines (and drops the segment inline). The rule's lines
     # are Haka's, line for line; the alert is ours.
-    "getfields": ("tcp", "getfields", "getfields.lua", [], False, "expected", ""),
-    "getfields-passthrough": ("tcp", "getfields-passthrough", "getfields.lua", ["--pass-through"], False, "expected", ""),
-    "hook-up-rule": ("tcp", "hook-up-rule", "hook-up-rule.lua", [], False, True, ""),
-    "hook-down-rule": ("tcp", "hook-down-rule", "hook-down-rule.lua", [], False, True, ""),
+    "getfields": ("tcp", "getfields", "tcp/getfields.lua", [], False, "expected", ""),
+    "getfields-passthrough": ("tcp", "getfields-passthrough", "tcp/getfields.lua", ["--pass-through"], False, "expected", ""),
+    "hook-up-rule": ("tcp", "hook-up-rule", "tcp/hook-up-rule.lua", [], False, True, ""),
+    "hook-down-rule": ("tcp", "hook-down-rule", "tcp/hook-down-rule.lua", [], False, True, ""),
     # No Haka reference: ours was checked against tshark's addresses and ports.
-    "ipv4-field-access": ("tcp", "ipv4-field-access", "ipv4-field-access.lua", [], False, "expected", ""),
-    "oneconnection": ("tcp", "oneconnection", "oneconnection.lua", [], False, True, ""),
-    "interleavedconnection": ("tcp", "interleavedconnection", "oneconnection.lua", [], False, True, ""),
-    "setchecksum": ("tcp", "setchecksum", "setchecksum.lua", [], True, False, ""),
-    "setfields": ("tcp", "setfields", "setfields.lua", [], True, False, ""),
-    "setfields-passthrough": ("tcp", "setfields-passthrough", "setfields-passthrough.lua", ["--pass-through"], True, True, ""),
-    "streamread": ("tcp", "streamread", "streamread.lua", [], False, True, ""),
-    "streamread-passthrough": ("tcp", "streamread-passthrough", "streamread.lua", ["--pass-through"], False, "expected", ""),
-    "streamdelete": ("tcp", "streamdelete", "streamdelete.lua", [], True, True, ""),
+    "ipv4-field-access": ("tcp", "ipv4-field-access", "tcp/ipv4-field-access.lua", [], False, "expected", ""),
+    "oneconnection": ("tcp", "oneconnection", "tcp/oneconnection.lua", [], False, True, ""),
+    "interleavedconnection": ("tcp", "interleavedconnection", "tcp/oneconnection.lua", [], False, True, ""),
+    "setchecksum": ("tcp", "setchecksum", "tcp/setchecksum.lua", [], True, False, ""),
+    "setfields": ("tcp", "setfields", "tcp/setfields.lua", [], True, False, ""),
+    "setfields-passthrough": ("tcp", "setfields-passthrough", "tcp/setfields-passthrough.lua", ["--pass-through"], True, True, ""),
+    "streamread": ("tcp", "streamread", "tcp/streamread.lua", [], False, True, ""),
+    "streamread-passthrough": ("tcp", "streamread-passthrough", "tcp/streamread.lua", ["--pass-through"], False, "expected", ""),
+    "streamdelete": ("tcp", "streamdelete", "tcp/streamdelete.lua", [], True, True, ""),
     # Haka closed the connection on the rule's error ("error tcp: read only
     # buffer"), then alerted on every later packet (no connection found). We
     # report the error with its file:line and drop the connection: later
     # packets go silently (HAKA_SEMANTICS.md, our decision on §7 item 12).
-    "streamerase-passthrough": ("tcp", "streamerase-passthrough", "streamerase.lua", ["--pass-through"], False, "expected", ""),
-    "streaminsert": ("tcp", "streaminsert", "streaminsert.lua", [], True, True, ""),
+    "streamerase-passthrough": ("tcp", "streamerase-passthrough", "tcp/streamerase-passthrough.lua", ["--pass-through"], False, "expected", ""),
+    "streaminsert": ("tcp", "streaminsert", "tcp/streaminsert.lua", [], True, True, ""),
     # As streamerase-passthrough.
-    "streaminsert-passthrough": ("tcp", "streaminsert-passthrough", "streaminsert.lua", ["--pass-through"], False, "expected", ""),
-    "stream-rst": ("tcp", "stream-rst", "stream-rst.lua", [], True, True, ""),
-    "streammodif-rst": ("tcp", "streammodif-rst", "streammodif-rst.lua", [], True, False, ""),
-    "standard-tcp": ("sample", "standard-tcp", "standard-tcp/rules.lua", [], True, True, ""),
-    "tcpfilter": ("sample", "tcpfilter", "tcpfilter.lua", [], False, "expected", ""),
-    "gettingstarted": ("sample", "gettingstarted", "gettingstarted.lua", [], True, True, ""),
-    "groupfilter": ("sample", "groupfilter", "groupfilter.lua", [], True, True, ""),
+    "streaminsert-passthrough": ("tcp", "streaminsert-passthrough", "tcp/streaminsert.lua", ["--pass-through"], False, "expected", ""),
+    "stream-rst": ("tcp", "stream-rst", "tcp/stream-rst.lua", [], True, True, ""),
+    "streammodif-rst": ("tcp", "streammodif-rst", "tcp/streammodif-rst.lua", [], True, False, ""),
+    "standard-tcp": ("sample", "standard-tcp", "../../../../lua/samples/tcp/rules.lua", [], True, True, ""),
+    # No Haka reference. Haka's sample reads the misspelt `destport`; kept, so
+    # every packet's rule raises (logged with file:line) and its connection
+    # is dropped: the expected text is those errors.
+    "tcpfilter": ("sample", "tcpfilter", "sample/tcpfilter.lua", [], False, "expected", ""),
+    "gettingstarted": ("sample", "gettingstarted", "sample/gettingstarted.lua", [], True, True, ""),
+    "groupfilter": ("sample", "groupfilter", "sample/groupfilter.lua", [], True, True, ""),
 }
 
 INTERNAL = ("debug conn:", "debug lua:", "debug core:")
@@ -103,8 +111,6 @@ def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.pcap")
-        # Run from the rules folder with a relative path, so that error messages
-        # (file:line) read the same on every machine.
         cmd = [BIN, "--pcap", src, "--out", out, "--rules", rules, "--quiet"] + COMMON + flags
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=os.path.join(RULES))
         if r.returncode != 0:

@@ -1,8 +1,0 @@
--- Every TCP packet as it is sent on: its ports.
-local tcp = require('protocol/tcp')
-haka.rule{
-	on = tcp.events.send_packet,
-	eval = function (pkt)
-		print(string.format("srcport:%d - dstport:%d", pkt.srcport, pkt.dstport))
-	end
-}
