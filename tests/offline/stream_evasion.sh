@@ -48,7 +48,7 @@ if dumped != up:
 if base + ".down" in files and os.path.getsize(os.path.join(d, "dump", base + ".down")) != 0:
     problems.append("down stream not empty")
 # The receiver's view: client payloads of the output placed by sequence number.
-isn, got, clash = None, {}, []
+isn, got, clash, starts = None, {}, [], {}
 for p in rdpcap(os.path.join(d, "out.pcap")):
     if TCP not in p or p[IP].src != "10.0.0.1":
         continue
@@ -60,6 +60,8 @@ for p in rdpcap(os.path.join(d, "out.pcap")):
     if isn is None:
         problems.append("no SYN in output"); break
     off = (t.seq - isn - 1) & 0xFFFFFFFF
+    if pl:
+        starts[off] = starts.get(off, 0) + 1
     for i, b in enumerate(pl):
         if got.setdefault(off + i, b) != b:
             clash.append(off + i)
@@ -80,6 +82,10 @@ have.update({"drop." + k: v for k, v in s["total"]["dropped"].items() if v})
 have["bytes_up"], have["bytes_down"] = s["streams"]["bytes_up"], s["streams"]["bytes_down"]
 have["tx"] = s["total"]["packets"]["tx"]
 have["closed_fin"] = s["connections"]["closed_fin"]
+# "out_at_N": how many client segments with payload in the output start at offset N.
+for k in want:
+    if k.startswith("out_at_"):
+        have[k] = starts.get(int(k[7:]), 0)
 if have != want:
     diff = {k: (have.get(k), want.get(k)) for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)}
     problems.append("counters differ (have, want): %s" % diff)
@@ -119,10 +125,11 @@ done
 # absent. 11 packets in.
 rc="$c, \"bytes_up\": 20, \"in_order\": 2, \"retransmit_same\": 1, \"overlap_same\": 1, \"overlap_old_won\": 1,
     \"tcp_accepted\": 8, \"tcp_retransmission\": 2"
-check retrans_conflict - "{$rc, \"retransmit_normalised\": 1, \"rebuilt\": 1, \"drop.stream_replaced\": 1, \"tx\": 11}"
-check retrans_conflict - "{$rc, \"retransmit_normalised\": 1, \"rebuilt\": 1, \"drop.stream_replaced\": 1, \"tx\": 11}" \
-  --retransmit-conflict normalise
-check retrans_conflict - "{$rc, \"retransmit_conflict_dropped\": 1, \"drop.stream_refused\": 1, \"tx\": 10}" \
+nm="\"retransmit_normalised\": 1, \"rebuilt\": 1, \"drop.stream_replaced\": 1, \"tx\": 11, \"out_at_0\": 2, \"out_at_10\": 2"
+check retrans_conflict - "{$rc, $nm}"
+check retrans_conflict - "{$rc, $nm}" --retransmit-conflict normalise
+check retrans_conflict - "{$rc, \"retransmit_conflict_dropped\": 1, \"drop.stream_refused\": 1, \"tx\": 10,
+  \"out_at_0\": 1, \"out_at_10\": 2}" \
   --retransmit-conflict drop
 
 # 60 one-byte segments: 30 in order, 29 queued (59..31), the 30th fills the gap.
@@ -130,7 +137,7 @@ check one_byte - "{$c, \"bytes_up\": 60, \"in_order\": 30, \"out_of_order\": 29,
   \"tcp_accepted\": 37, \"tcp_retransmission\": 29, \"tx\": 67}"
 
 # [150,200) past the 100-byte window: dropped by the TCP checks, never reaches the stream.
-check beyond_window - "{$c, \"bytes_up\": 150, \"in_order\": 3, \"tcp_accepted\": 10, \"tcp_out_of_window\": 1,
+check beyond_window - "{$c, \"bytes_up\": 150, \"in_order\": 3, \"out_at_150\": 0, \"tcp_accepted\": 10, \"tcp_out_of_window\": 1,
   \"drop.tcp_invalid\": 1, \"tx\": 11}"
 
 # Bad TCP checksum: malformed, dropped before tracking; the good copy passes.
