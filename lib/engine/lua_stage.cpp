@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "engine/tcp_pipeline.hpp"
 #include "net/packet_meta.hpp"
@@ -274,6 +276,45 @@ void LuaStage::packet_action(rte_mbuf* m, lua::PacketAction action) {
     current_dropped_ = true;
     ++t_.packets_dropped;
   }
+}
+
+void LuaStage::on_match(const StreamConn& conn, tcp::Dir d, const match::Match& m) {
+  const lua::FlowRef f = flows_[slot_of(*conn.conn)];
+  if (f.gen == 0) return;
+  if (conn.packet != nullptr) now_ = net::meta(conn.packet).timestamp_ns;
+  settle(dispatch([&] { return rt_->on_pattern_match(f, d, m.id, m.begin, m.end); }), conn.conn);
+}
+
+std::shared_ptr<const match::Database> LuaStage::declared_patterns(std::string& err) {
+  const std::vector<lua::Runtime::DeclaredPattern> decl = rt_->declared_patterns();
+  if (decl.empty()) return nullptr;
+  wants_flows_ = true; // matches are reported on flows
+  std::vector<match::Pattern> pats;
+  std::string key;
+  for (std::size_t i = 0; i < decl.size(); ++i) {
+    pats.push_back(match::Pattern{decl[i].text, decl[i].flags, static_cast<uint32_t>(i + 1)});
+    key += std::to_string(decl[i].flags);
+    key += ':';
+    key += decl[i].text;
+    key += '\0';
+  }
+  // Every worker loads the same rules: the first compiles, the others share
+  // (load time only, hence the lock).
+  static std::mutex lock;
+  static std::unordered_map<std::string, std::shared_ptr<const match::Database>> cache;
+  std::lock_guard<std::mutex> g(lock);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  match::DatabaseOptions opt;
+  opt.block = false;
+  match::CompileError ce;
+  auto db = match::Database::compile(pats, opt, ce);
+  if (!db) {
+    const std::size_t i = ce.index >= 0 ? static_cast<std::size_t>(ce.index) : 0;
+    err = decl[i].location + ": " + ce.describe();
+    return nullptr;
+  }
+  cache.emplace(key, db);
+  return db;
 }
 
 std::vector<CounterGroup> LuaStage::collect() const {

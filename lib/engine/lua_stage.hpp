@@ -13,6 +13,7 @@
 
 #include "engine/alerts.hpp"
 #include "engine/counters.hpp"
+#include "engine/pattern_stage.hpp"
 #include "engine/stream_stage.hpp"
 #include "lua/runtime.hpp"
 #include "tcp/connection.hpp"
@@ -35,7 +36,7 @@ struct LuaStageConfig {
 
 /// One worker's rules: dispatches the events of every connection to its
 /// runtime and turns rule actions into pipeline actions.
-class LuaStage : public lua::Host, public StreamListener {
+class LuaStage : public lua::Host, public StreamListener, public PatternSink {
  public:
   static std::unique_ptr<LuaStage> create(const LuaStageConfig& cfg, TcpPipeline& pipe, AlertSink& alerts,
                                           vbuffer::BufferPool& pool, uint32_t slots, std::string& err);
@@ -62,6 +63,13 @@ class LuaStage : public lua::Host, public StreamListener {
   void on_data(const StreamConn& conn, tcp::Dir d, vbuffer::Iterator first, uint32_t n) override;
   void on_end(const StreamConn& conn, tcp::Dir d) override;
   void on_close(const StreamConn& conn) override;
+
+  // PatternSink: a pattern a rule declared matched.
+  void on_match(const StreamConn& conn, tcp::Dir d, const match::Match& m) override;
+  /// The patterns the rules declared, compiled into one database shared by
+  /// every worker's identical rules (compiled once per process); nullptr
+  /// when there are none, or on an error (`err` names the rule's file:line).
+  std::shared_ptr<const match::Database> declared_patterns(std::string& err);
 
   // lua::Host.
   void log(lua::LogLevel level, std::string_view section, std::string_view message) override;

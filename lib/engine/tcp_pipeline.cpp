@@ -146,6 +146,15 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     p->lua_ = LuaStage::create(lc, *p, alerts, p->stage_->buffers(), static_cast<uint32_t>(p->conns_.size()), err);
     if (!p->lua_) return nullptr;
     p->stage_->add_listener(p->lua_.get());
+    // Patterns the rules declared: one engine-level scan for all of them.
+    if (auto db = p->lua_->declared_patterns(err)) {
+      p->rule_patterns_ = PatternStage::create(db, p->conns_.data(), static_cast<uint32_t>(p->conns_.size()),
+                                               *p->lua_, err);
+      if (!p->rule_patterns_) return nullptr;
+      p->stage_->add_listener(p->rule_patterns_.get());
+    } else if (!err.empty()) {
+      return nullptr;
+    }
   }
   p->tsc_base_ = rte_rdtsc();
   p->ns_base_ = wall_clock_ns();
@@ -589,6 +598,11 @@ std::vector<CounterGroup> TcpPipeline::collect() const {
     for (CounterGroup& lg : lua_->collect()) g.push_back(std::move(lg));
   if (patterns_)
     for (CounterGroup& pg : patterns_->collect()) g.push_back(std::move(pg));
+  if (rule_patterns_)
+    for (CounterGroup& pg : rule_patterns_->collect()) {
+      pg.name = "rule_patterns";
+      g.push_back(std::move(pg));
+    }
   return g;
 }
 

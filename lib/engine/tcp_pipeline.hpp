@@ -210,6 +210,7 @@ class TcpPipeline {
   std::unique_ptr<LuaStage> lua_; // after stage_: its runtime uses the stage's buffer pool
   std::unique_ptr<PatternAlerts> pattern_alerts_;
   std::unique_ptr<PatternStage> patterns_;
+  std::unique_ptr<PatternStage> rule_patterns_; // patterns declared by rules (after lua_: it calls it)
 
   /// A burst's flow lookups, done in bulk before the packets are stepped in
   /// order: keys and hashes per family, the slots found, and for each packet

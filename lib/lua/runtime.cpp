@@ -646,6 +646,50 @@ Status Runtime::on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream&, const
   return st;
 }
 
+std::vector<Runtime::DeclaredPattern> Runtime::declared_patterns() {
+  std::vector<DeclaredPattern> out;
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);
+  lua_getfield(L_, -1, "pattern_count");
+  if (lua_pcall(L_, 0, 1, 0) != 0) {
+    lua_settop(L_, 0);
+    return out;
+  }
+  const auto n = static_cast<int>(lua_tointeger(L_, -1));
+  lua_settop(L_, 0);
+  for (int i = 1; i <= n; ++i) {
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);
+    lua_getfield(L_, -1, "pattern_at");
+    lua_pushinteger(L_, i);
+    if (lua_pcall(L_, 1, 3, 0) != 0) break;
+    DeclaredPattern p;
+    std::size_t len = 0;
+    const char* t = lua_tolstring(L_, -3, &len);
+    if (t != nullptr) p.text.assign(t, len);
+    p.flags = static_cast<uint32_t>(lua_tointeger(L_, -2));
+    if (const char* l = lua_tostring(L_, -1)) p.location = l;
+    out.push_back(std::move(p));
+    lua_settop(L_, 0);
+  }
+  lua_settop(L_, 0);
+  return out;
+}
+
+Status Runtime::on_pattern_match(FlowRef f, tcp::Dir dir, uint32_t id, uint64_t begin, uint64_t end) {
+  if (!valid(f)) {
+    ++counters_.stale_handles;
+    return Status::error;
+  }
+  flows_[f.index].lua_state = true;
+  HK_PUSH_FN("pattern_match");
+  lua_pushinteger(L_, f.index);
+  lua_pushinteger(L_, f.gen);
+  lua_pushinteger(L_, static_cast<int>(dir));
+  lua_pushinteger(L_, id);
+  lua_pushnumber(L_, static_cast<lua_Number>(begin));
+  lua_pushnumber(L_, static_cast<lua_Number>(end));
+  return call(fn_index, 6);
+}
+
 Status Runtime::on_end_connection(FlowRef f) {
   if (!valid(f)) {
     ++counters_.stale_handles;

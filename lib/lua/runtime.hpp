@@ -184,6 +184,18 @@ public:
   Status on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream& stream, const vbuffer::Iterator& current,
                          bool end_of_stream);
   Status on_end_connection(FlowRef f);
+
+  /// A pattern a rule declared (options.patterns; beyond Haka): scanned by
+  /// the engine in every stream, the rule called only on a match.
+  struct DeclaredPattern {
+    std::string text;     // Haka's regexp syntax
+    uint32_t flags = 0;   // match::flag bits
+    std::string location; // the rule's file:line
+  };
+  /// Every declared pattern; pattern id = index + 1.
+  std::vector<DeclaredPattern> declared_patterns();
+  /// Pattern `id` matched in direction `dir` over stream bytes [begin, end).
+  Status on_pattern_match(FlowRef f, tcp::Dir dir, uint32_t id, uint64_t begin, uint64_t end);
   /// Applies a packet policy (no_connection_found, unexpected_packet,
   /// invalid_handshake) with the packet as context and its addresses and
   /// ports as values: last eligible entry wins; the defaults alert and drop.

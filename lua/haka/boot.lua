@@ -418,6 +418,25 @@ function D.receive_data(fslot, fgen, dir, avail, eof)
 	return protected(fs, receive_data, fs, dir, avail, eof)
 end
 
+-- Patterns declared by rules: count, then each one's text, flags and rule location.
+function D.pattern_count() return #haka._patterns end
+function D.pattern_at(i)
+	local p = haka._patterns[i]
+	return p.text, p.flags, p.rule.location
+end
+
+-- A pattern matched in a stream: its rule's eval(flow, match, direction).
+local function pattern_match(fs, id, b, e, dir)
+	local p = haka._patterns[id]
+	invoke(p.rule.eval, fs.flow, { id = id, index = p.index, pattern = p.text, begin = b, ['end'] = e }, DIR[dir])
+end
+
+function D.pattern_match(fslot, fgen, dir, id, b, e)
+	local fs = flow_state(fslot, fgen)
+	haka._current_state = fs
+	return finish(xpcall(pattern_match, handler, fs, id, b, e, dir))
+end
+
 function D.end_connection(fslot, fgen)
 	local fs = flow_state(fslot, fgen)
 	return run_protected(tc_events.end_connection, fs, fs.flow)

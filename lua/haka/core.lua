@@ -139,8 +139,33 @@ function haka.rule(r)
 	if not is_event(on) then error("rule must bind on an event", 2) end
 	if type(r.eval) ~= 'function' then error("rule eval function expected", 2) end
 	if r.options ~= nil and type(r.options) ~= 'table' then error("rule options should be table", 2) end
+	if r.options ~= nil and r.options.patterns ~= nil then
+		-- Beyond Haka: patterns scanned by the engine (one Hyperscan scan per
+		-- stream direction for every rule's patterns); eval(flow, match,
+		-- direction) runs only on a match, never per receive_data event.
+		if on.name ~= 'tcp_connection:receive_data' then
+			error("patterns are for tcp_connection.events.receive_data rules", 2)
+		end
+		if r.options.streamed then error("a rule with patterns cannot be streamed", 2) end
+		local ps = r.options.patterns
+		if type(ps) ~= 'table' or #ps == 0 then error("patterns must be a non-empty list", 2) end
+		local rule = { eval = r.eval, location = location(2) }
+		for i, p in ipairs(ps) do
+			local text, flags = p, 0
+			if type(p) == 'table' then text, flags = p[1], p[2] or 0 end
+			if type(text) ~= 'string' or type(flags) ~= 'number' then
+				error("pattern " .. i .. ": a string, or {string, flags} expected", 2)
+			end
+			local list = haka._patterns
+			list[#list + 1] = { text = text, flags = flags, rule = rule, index = i }
+		end
+		return
+	end
 	on:register(r.eval, r.options, location(2))
 end
+
+-- Patterns declared by rules (options.patterns), in order: their ids are the indexes.
+haka._patterns = {}
 
 local Group = {}
 Group.__index = Group

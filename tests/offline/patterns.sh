@@ -57,6 +57,40 @@ PY
 for p in first bsd linux windows; do check "$p" 0; done
 check last 1
 
+# Patterns declared by a Lua rule (options.patterns): the rule runs on each
+# match only (nothing per data event), in the flow's context; its drop stops
+# the connection, so no later match is reported.
+rules="$src/tests/data/patterns/rule_patterns.lua"
+for policy in first last; do
+  if ! "$bin" --pcap "$cap" --rules "$rules" --overlap-policy "$policy" --summary-json "$tmp/r.json" --quiet \
+      >"$tmp/r.txt" 2>&1; then
+    echo "FAIL rule patterns $policy: $(cat "$tmp/r.txt")"; fails=$((fails + 1)); continue
+  fi
+  if [ "$policy" = first ]; then
+    want="info external: pattern 2 (atstart) at 0..7 down from 10.1.0.1
+info external: pattern 3 (ATEND$) at 21..26 up from 10.1.0.1"
+    drops=0
+  else
+    want="info external: pattern 2 (atstart) at 0..7 down from 10.1.0.1
+info external: pattern 1 (EVILPATTERN) at 4..15 up from 10.1.0.1"
+    drops=1
+  fi
+  got_drops=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['connections']['closed_dropped'])" "$tmp/r.json")
+  if [ "$(cat "$tmp/r.txt")" = "$want" ] && [ "$got_drops" = "$drops" ]; then
+    echo "ok rule patterns $policy"
+  else
+    echo "FAIL rule patterns $policy: $(cat "$tmp/r.txt") (closed_dropped $got_drops)"; fails=$((fails + 1))
+  fi
+done
+printf 'haka.rule{ on = require("protocol/tcp_connection").events.receive_data,\n  options = { patterns = { "ok", "a(b" } }, eval = function () end }\n' >"$tmp/bad.lua"
+if "$bin" --pcap "$cap" --rules "$tmp/bad.lua" --quiet >"$tmp/o" 2>&1; then
+  echo "FAIL bad rule pattern accepted"; fails=$((fails + 1))
+elif grep -q 'bad.lua:1: pattern #1 (id 2) "a(b": Missing close parenthesis' "$tmp/o"; then
+  echo "ok bad-rule-pattern"
+else
+  echo "FAIL bad rule pattern message: $(cat "$tmp/o")"; fails=$((fails + 1))
+fi
+
 # A pattern Hyperscan cannot compile: refused at start, naming file and line.
 printf 'good\n\na(b\n' >"$tmp/bad.txt"
 if "$bin" --pcap "$cap" --patterns "$tmp/bad.txt" --quiet >"$tmp/o" 2>&1; then
