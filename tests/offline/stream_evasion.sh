@@ -4,7 +4,9 @@
 # every --overlap-policy, retransmissions with other content (normalise / drop),
 # 1-byte segments, data past the receiver's window, a bad TCP checksum, an
 # out-of-window RST, an out-of-order FIN, an out-of-order queue overflow
-# (--stream-queue 2) and sequence numbers wrapping 2^32. For each run:
+# (--stream-queue 2), sequence numbers wrapping 2^32, a segment spanning two queued
+# ones, an in-order segment covering a queued one, a partial retransmission with
+# conflicting old bytes and new ones, and data after the FIN. For each run:
 #  * the client stream dumped by --dump-streams equals expected.json's bytes, the
 #    server stream is empty;
 #  * the output pcap's client payloads, placed by sequence number, never give one
@@ -119,6 +121,38 @@ for pol in first windows bsd linux last; do
   esac
   check overlap "$pol" "{$ov, $w}" --overlap-policy "$pol"
 done
+
+# A new segment spanning two queued ones (old wins: the queued packets are rebuilt
+# merged with the new copy's pieces; new wins: both queued packets are replaced).
+sp="$c, \"bytes_up\": 40, \"in_order\": 1, \"out_of_order\": 3, \"in_order_with_queue\": 1, \"tcp_accepted\": 10,
+    \"tcp_retransmission\": 1"
+# An in-order segment covering a queued one.
+io="$c, \"bytes_up\": 25, \"in_order\": 1, \"out_of_order\": 1, \"in_order_with_queue\": 1, \"tcp_accepted\": 9"
+for pol in first windows bsd linux last; do
+  case $pol in
+    first|windows)
+      check overlap_span "$pol" "{$sp, \"overlap_old_won\": 2, \"rebuilt\": 3, \"drop.stream_replaced\": 3, \"tx\": 12}" \
+        --overlap-policy "$pol"
+      check overlap_in_order "$pol" "{$io, \"overlap_old_won\": 1, \"rebuilt\": 2, \"drop.stream_replaced\": 2, \"tx\": 10}" \
+        --overlap-policy "$pol" ;;
+    *)
+      check overlap_span "$pol" "{$sp, \"overlap_new_won\": 2, \"replaced_packets\": 2, \"drop.stream_refused\": 2, \"tx\": 10}" \
+        --overlap-policy "$pol"
+      check overlap_in_order "$pol" "{$io, \"overlap_new_won\": 1, \"replaced_packets\": 1, \"drop.stream_refused\": 1,
+        \"tx\": 9}" --overlap-policy "$pol" ;;
+  esac
+done
+
+# A retransmission [5,25) of forwarded [5,20) with other bytes plus 5 new ones: the old part
+# is cut whatever --retransmit-conflict says (the new bytes must pass), the new part leaves.
+pr="$c, \"bytes_up\": 25, \"in_order\": 2, \"partial_retransmit_trimmed\": 1, \"overlap_old_won\": 1, \"rebuilt\": 1,
+    \"drop.stream_replaced\": 1, \"tcp_accepted\": 9, \"tx\": 10, \"out_at_5\": 0, \"out_at_20\": 1"
+check partial_retrans - "{$pr}"
+check partial_retrans - "{$pr}" --retransmit-conflict drop
+
+# Data after the FIN: out of window for the tracker, never delivered.
+check data_after_fin - "{$c, \"bytes_up\": 10, \"in_order\": 1, \"tcp_accepted\": 6, \"tcp_out_of_window\": 1,
+  \"drop.tcp_invalid\": 1, \"tx\": 7, \"out_at_10\": 0}"
 
 # Retransmissions of unacknowledged forwarded bytes: [0,10) with other bytes (old
 # copy wins), [10,20) identical. normalise: rebuilt with the inspected bytes; drop:

@@ -187,7 +187,57 @@ def seq_wrap():
     return c, data.hex()
 
 
-CASES = [overlap, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
+def overlap_span():
+    """A segment [15,40) of N spans two queued ones, [20,25) a and [30,35) b; [10,15) fills."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(20, b"a" * 5); c.client(30, b"b" * 5)
+    c.client(15, b"N" * 25)
+    c.client(10, b"c" * 5)
+    c.server_ack(40)
+    c.close(40)
+    old = b"0123456789" + b"c" * 5 + b"N" * 5 + b"a" * 5 + b"N" * 5 + b"b" * 5 + b"N" * 5
+    new = b"0123456789" + b"c" * 5 + b"N" * 25
+    return c, {"first": old.hex(), "windows": old.hex(), "bsd": new.hex(), "linux": new.hex(), "last": new.hex()}
+
+
+def overlap_in_order():
+    """[15,20) a is queued; then [10,25) B arrives in order (it starts at the next byte) and
+    covers it."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(15, b"a" * 5)
+    c.client(10, b"B" * 15)
+    c.server_ack(25)
+    c.close(25)
+    old = b"0123456789" + b"B" * 5 + b"a" * 5 + b"B" * 5
+    new = b"0123456789" + b"B" * 15
+    return c, {"first": old.hex(), "windows": old.hex(), "bsd": new.hex(), "linux": new.hex(), "last": new.hex()}
+
+
+def partial_retrans():
+    """[0,10) and [10,20) forwarded unacked; then [5,25): 15 conflicting old bytes, 5 new."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789"); c.client(10, b"abcdefghij")
+    c.client(5, b"X" * 15 + b"VWXYZ")
+    c.server_ack(25)
+    c.close(25)
+    return c, (b"0123456789abcdefghijVWXYZ").hex()
+
+
+def data_after_fin():
+    """FIN at 10, then 10 bytes at [10,20) (past the end of the stream)."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(10, flags="FA")
+    c.client(10, b"EVILEVIL!!")
+    c.server_ack(11, flags="FA")
+    c.srv_next = 1
+    c.client(11, flags="A")
+    return c, (b"0123456789").hex()
+
+
+CASES = [overlap, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
          queue_cap, seq_wrap]
 
 
