@@ -206,12 +206,19 @@ TEST_F(RegexpTest, StreamedRuleFindsMatchesSplitAcrossSegments) {
                      "  end }\n");
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   // "bar foo dead beef coffee foo foo", the second and third foo split too
+  std::vector<std::size_t> kept;
   for (const char* seg : {"bar f", "o", "o dea", "d beef", " cof", "fee", " foo f"}) {
     ASSERT_EQ(data(rt, f, seg), Status::ok) << host_.all_logs();
-    pop_all(tcp::Dir::up); // the read-only mark keeps bytes, not packets: everything leaves
+    EXPECT_EQ(pop_all(tcp::Dir::up), seg); // the read-only mark keeps bytes, not packets: everything leaves
+    kept.push_back(stream_[0].data().size());
   }
+  // Bytes kept for a match that may have begun there: the last two ("foo"
+  // is 3 bytes long) while waiting (the rule calls re:match again at once
+  // after each match), nothing after the end.
+  EXPECT_EQ(kept, (std::vector<std::size_t>{2, 2, 2, 2, 2, 2, 2})) << host_.all_logs();
   ASSERT_EQ(data(rt, f, "oo", tcp::Dir::up, true), Status::ok) << host_.all_logs();
   pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 0u);
   EXPECT_EQ(host_.prints, (Lines{"match foo 7", "match foo 28", "match foo 32", "end"}))
       << host_.all_logs();
 }
@@ -232,10 +239,15 @@ TEST_F(RegexpTest, ShellcodeSplitOverThreePacketsDropsTheFlow) {
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   ASSERT_EQ(data(rt, f, "GET / HTTP/1.0\r\n\xeb\x1f"), Status::ok) << host_.all_logs();
   pop_all(tcp::Dir::up);
+  // The pattern is 14 bytes long: the last 13 are kept by the mark.
+  EXPECT_EQ(stream_[0].data().size(), 13u);
   ASSERT_EQ(data(rt, f, "\x5e\x89\x01\x02"), Status::ok);
   pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 13u);
   EXPECT_TRUE(host_.prints.empty());
   ASSERT_EQ(data(rt, f, "\x03/bin/sh;"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 0u); // the mark was released
   ASSERT_EQ(host_.prints.size(), 1u) << host_.all_logs();
   EXPECT_EQ(host_.prints[0], std::string("found 14 \x89\x01\x02\x03/bin/sh"));
   EXPECT_EQ(host_.alerts.size(), 1u);
