@@ -34,6 +34,11 @@ ffi.cdef('const char* hk_rx_cdef(void);')
 ffi.cdef(ffi.string(ffi.C.hk_rx_cdef()))
 local C = ffi.C
 
+-- This VM's scanners and free sinks (lib/lua/regexp.hpp).
+local CTX = C.hk_rx_ctx_new()
+if CTX == nil then error("memory error", 0) end
+CTX = ffi.gc(CTX, C.hk_rx_ctx_release)
+
 local RANGE = ffi.new('uint64_t[2]')
 local ERR_LEN = 2048
 local ERR = ffi.new('char[?]', ERR_LEN)
@@ -258,7 +263,7 @@ local re = {
 
 function re.compile(_, pattern, flags)
 	if type(pattern) ~= 'string' then error("nil argument", 0) end
-	local rx = C.hk_rx_compile(pattern, #pattern, flags or 0, ERR, ERR_LEN)
+	local rx = C.hk_rx_compile(CTX, pattern, #pattern, flags or 0, ERR, ERR_LEN)
 	if rx == nil then error(ffi.string(ERR), 0) end
 	return ffi.gc(rx, C.hk_rx_free)
 end
@@ -273,7 +278,7 @@ local function compiled(pattern, flags)
 	local key = tostring(flags or 0) .. ':' .. pattern
 	local rx = cache[key]
 	if rx == nil then
-		rx = C.hk_rx_compile(pattern, #pattern, flags or 0, ERR, ERR_LEN)
+		rx = C.hk_rx_compile(CTX, pattern, #pattern, flags or 0, ERR, ERR_LEN)
 		if rx == nil then error(ffi.string(ERR), 0) end
 		rx = ffi.gc(rx, C.hk_rx_free)
 		if cached >= CACHE_MAX then cache, cached = {}, 0 end

@@ -59,7 +59,7 @@ TEST_F(RegexpTest, SymbolsAreExportedForTheFfi) {
   // ffi.C finds them in the executable's dynamic symbol table.
   for (const char* name : {"hk_rx_compile", "hk_rx_free", "hk_rx_match", "hk_rx_match_sub", "hk_rx_sink_new",
                            "hk_rx_sink_feed", "hk_rx_sink_feed_sub", "hk_rx_sink_result", "hk_rx_sink_free",
-                           "hk_rx_cdef"}) {
+                           "hk_rx_ctx_new", "hk_rx_ctx_release", "hk_rx_cdef"}) {
     EXPECT_NE(dlsym(RTLD_DEFAULT, name), nullptr) << name;
   }
 }
@@ -306,9 +306,10 @@ TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
 
 TEST_F(RegexpTest, CompileCApi) {
   char err[256];
-  EXPECT_EQ(hk_rx_compile("a(", 2, 0, err, sizeof err), nullptr);
+  hk_rx_ctx* ctx = hk_rx_ctx_new();
+  EXPECT_EQ(hk_rx_compile(ctx, "a(", 2, 0, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("\"a(\""), std::string::npos) << err;
-  hk_rx* rx = hk_rx_compile("b+c", 3, 0, err, sizeof err);
+  hk_rx* rx = hk_rx_compile(ctx, "b+c", 3, 0, err, sizeof err);
   ASSERT_NE(rx, nullptr) << err;
   EXPECT_EQ(hk_rx_max_width(rx), UINT32_MAX);
   uint64_t range[2] = {};
@@ -327,8 +328,10 @@ TEST_F(RegexpTest, CompileCApi) {
   hk_rx_sink* again = hk_rx_sink_new(rx); // from the free list
   EXPECT_EQ(again, s);
   EXPECT_EQ(hk_rx_sink_fed(again), 0u);
+  hk_rx_ctx_release(ctx); // the regexp and the sink keep it
+  EXPECT_EQ(hk_rx_sink_feed(again, text, 6, 1), 1);
   hk_rx_sink_free(again);
-  hk_rx_free(rx);
+  hk_rx_free(rx); // the last reference
   EXPECT_STREQ(hk_rx_message(kRxScanError - static_cast<int>(match::ScanStatus::no_memory)),
                "memory error: stream state slab exhausted");
 }
