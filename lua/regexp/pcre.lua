@@ -5,7 +5,8 @@
 --   local re = rem.re:compile(pattern [, flags])  -- raises on a bad pattern
 --   re:match(string)            -> matched string, begin, end (0-based, end exclusive) | nil, -1, -1
 --   re:match(vbuffer | sub)     -> sub of the match | nil
---   re:match(iter [, createsub]) -> true | false, or the matched sub | nil
+--   re:match(iter [, createsub [, readonly]]) -> true | false, or the matched sub | nil
+--                               (readonly is accepted: our mark is always read-only)
 --   rem.re:match(pattern, input [, flags [, createsub]])  (compiled once per (pattern, flags))
 --   re:create_sink() / re:get_sink() -> sink
 --   sink:feed(string, eof [, result]) -> matched (result.first/last set, as haka.regexp_result)
@@ -31,7 +32,12 @@ require('haka.abi') -- declares hk_sub, hk_iter
 local vbuffer = require('haka.vbuffer')
 
 ffi.cdef('const char* hk_rx_cdef(void);')
-ffi.cdef(ffi.string(ffi.C.hk_rx_cdef()))
+local found, decls = pcall(function () return ffi.C.hk_rx_cdef() end)
+if not found then
+	-- ffi.C looks the functions up in the executable's dynamic symbols.
+	error("regexp/pcre: the hk_rx_* functions are not exported by this executable (link it with export_dynamic)", 0)
+end
+ffi.cdef(ffi.string(decls))
 local C = ffi.C
 
 -- This VM's scanners and free sinks (lib/lua/regexp.hpp).
