@@ -25,8 +25,9 @@
 -- iterator then stands after it) or at the end of the stream (false / nil).
 -- With createsub, the bytes where a match may have begun are kept with a
 -- read-only mark (packets still leave; the kept bytes become read-only) that
--- follows the earliest possible start (the pattern's longest match; the call
--- start when unbounded), and released before returning.
+-- follows the earliest possible start (the pattern's longest match back from
+-- the bytes fed; the call start when unbounded or when Hyperscan cannot
+-- report where matches begin), and released before returning.
 local ffi = require('ffi')
 require('haka.abi') -- declares hk_sub, hk_iter
 local vbuffer = require('haka.vbuffer')
@@ -113,11 +114,13 @@ local function match_iter(rx, input, createsub)
 		end
 		if createsub then
 			local fed = tonumber(C.hk_rx_sink_fed(sink))
+			-- A match still to come ends after the bytes fed, or exactly at
+			-- their end when it needs the next byte or the end of the stream
+			-- to be known ("$", "\b"): it begins at fed - width or later.
 			local want = 0
 			if not keep_all then
-				want = fed - width + 1
+				want = fed - width
 				if want < 0 then want = 0 end
-				if want > fed then want = fed end
 			end
 			if mark == nil or want > mark_at then
 				local it
