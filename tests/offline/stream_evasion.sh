@@ -117,6 +117,9 @@ have["closed_fin"] = s["connections"]["closed_fin"]
 for k in want:
     if k.startswith("out_at_"):
         have[k] = starts.get(int(k[7:]), 0)
+# "_ignore": counters a case leaves open (their naming is the engine's choice).
+for k in want.pop("_ignore", []):
+    have.pop(k, None)
 if have != want:
     diff = {k: (have.get(k), want.get(k)) for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)}
     problems.append("counters differ (have, want): %s" % diff)
@@ -207,6 +210,19 @@ done
 # the third connection is dumped as .2 (streams_ended 4, files .up/.down/.up.2/.down.2).
 check reuse_v6 - "{\"streams_ended\": 6, \"closed_fin\": 3, \"tcp_opened\": 3, \"bytes_up\": 30, \"bytes_down\": 3,
   \"in_order\": 3, \"tcp_accepted\": 21, \"tcp_restart\": 2, \"tx\": 24}"
+
+# A 1-byte segment at next - 1 (keep-alive shaped) with another byte than the one
+# inspected, before the receiver acked it: a retransmission, checked like any other
+# (normalise: rebuilt with '9'; drop: absent). A real keep-alive probe's byte is acked.
+# KNOWN ENGINE BUG (fails as of 40547c8): the tracker calls it tcp_keepalive and the
+# stream stage forwards keep-alives unchecked (on_segment returns false for
+# SegmentOutcome::keepalive), so 'X' leaves at byte 9: a receiver that lost the
+# original takes 'X' where the rules saw '9'.
+ka="$c, \"bytes_up\": 10, \"in_order\": 1, \"_ignore\": [\"tcp_accepted\", \"tcp_keepalive\", \"tcp_retransmission\"]"
+check keepalive_conflict - "{$ka, \"retransmit_normalised\": 1, \"overlap_old_won\": 1, \"rebuilt\": 1,
+  \"drop.stream_replaced\": 1, \"tx\": 9, \"out_at_9\": 1}"
+check keepalive_conflict - "{$ka, \"retransmit_conflict_dropped\": 1, \"overlap_old_won\": 1, \"drop.stream_refused\": 1,
+  \"tx\": 8, \"out_at_9\": 0}" --retransmit-conflict drop
 
 # Retransmissions of unacknowledged forwarded bytes: [0,10) with other bytes (old
 # copy wins), [10,20) identical. normalise: rebuilt with the inspected bytes; drop:

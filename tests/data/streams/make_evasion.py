@@ -290,7 +290,19 @@ def reuse_v6():
                          base + ".up.3": b"third connection!!!!".hex(), base + ".down.3": ""}}
 
 
-CASES = [overlap, overlap_wrap, reuse_v6, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
+def keepalive_conflict():
+    """[0,10) forwarded, not acked; then a 1-byte segment at next - 1 (the shape of a
+    keep-alive probe) carrying another byte than the one inspected: if the receiver lost
+    the original, it would take this byte."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(9, b"X", flags="A")
+    c.server_ack(10)
+    c.close(10)
+    return c, (b"0123456789").hex()
+
+
+CASES = [overlap, overlap_wrap, reuse_v6, keepalive_conflict, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
          queue_cap, seq_wrap]
 
 
