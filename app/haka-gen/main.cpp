@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "generator.hpp"
+#include "live.hpp"
 
 namespace {
 
@@ -38,6 +39,10 @@ constexpr const char* usage =
     "  --rst-ratio F              fraction of connections closed by RST (either side) not FIN\n"
     "  --rate GBPS                nominal link rate spacing the timestamps (default 1)\n"
     "  --seed N                   random seed (default 1)\n"
+    "  --memif SOCKET             live: replay the generated traffic into a DPDK net_memif port\n"
+    "                             (haka-gen is the server on SOCKET; --out is then optional)\n"
+    "  --loops N                  live: times the traffic is replayed (default 1)\n"
+    "  --eal \"ARGS\"               live: extra EAL arguments (e.g. \"-l 1 --no-huge -m 512\")\n"
     "  --quiet                    no summary on stderr\n"
     "  --help\n"
     "\n"
@@ -67,6 +72,7 @@ bool parse_fraction(std::string_view s, double& v) {
 int main(int argc, char** argv) {
   haka::gen::GenOptions o;
   bool quiet = false;
+  haka::gen::LiveOptions live;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     std::string_view val;
@@ -99,6 +105,15 @@ int main(int argc, char** argv) {
       quiet = true;
     } else if (a == "--imix") {
       o.imix = true;
+    } else if (a == "--memif") {
+      if (!value(v) || v.empty()) return bad("needs a socket path");
+      live.memif_socket = std::string(v);
+    } else if (a == "--eal") {
+      if (!value(v)) return bad("needs EAL arguments");
+      live.eal = std::string(v);
+    } else if (a == "--loops") {
+      if (!value(v) || !parse_u64(v, n) || n == 0) return bad("needs a positive integer");
+      live.loops = n;
     } else if (a == "--out") {
       if (!value(v) || v.empty()) return bad("needs a file name");
       o.out = std::string(v);
@@ -134,11 +149,17 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.out.empty()) {
-    std::fprintf(stderr, "haka-gen: --out FILE is required (see --help)\n");
+  if (o.out.empty() && live.memif_socket.empty()) {
+    std::fprintf(stderr, "haka-gen: --out FILE (or --memif SOCKET) is required (see --help)\n");
     return 2;
   }
-  std::FILE* f = o.out == "-" ? stdout : std::fopen(o.out.c_str(), "wb");
+  // Live: generate into memory first, so the replay measures the link, not the generator.
+  char* mem = nullptr;
+  std::size_t mem_len = 0;
+  const bool to_memory = !live.memif_socket.empty();
+  std::FILE* f = to_memory ? open_memstream(&mem, &mem_len)
+                 : o.out == "-" ? stdout
+                                : std::fopen(o.out.c_str(), "wb");
   if (!f) {
     std::fprintf(stderr, "haka-gen: %s: %s\n", o.out.c_str(), std::strerror(errno));
     return 1;
@@ -164,10 +185,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "haka-gen: %s: %llu packets, %llu bytes, %llu connections (%llu IPv6; %llu FIN, %llu RST), "
                  "%llu data segments (%llu swapped, %llu lost) in %.3f s: %.2f Mpps, %.2f Gbit/s\n",
-                 o.out.c_str(), (unsigned long long)t.packets, (unsigned long long)t.bytes,
+                 (to_memory ? "(memory)" : o.out.c_str()), (unsigned long long)t.packets, (unsigned long long)t.bytes,
                  (unsigned long long)t.connections, (unsigned long long)t.ipv6, (unsigned long long)t.fin_closed,
                  (unsigned long long)t.rst_closed, (unsigned long long)t.data_segments,
                  (unsigned long long)t.reordered, (unsigned long long)t.lost, secs,
                  secs > 0 ? double(t.packets) / secs / 1e6 : 0.0, secs > 0 ? double(t.bytes) * 8 / secs / 1e9 : 0.0);
-  return 0;
+  if (!to_memory) return 0;
+  int rc = 0;
+  if (!o.out.empty()) {
+    std::FILE* out = std::fopen(o.out.c_str(), "wb");
+    if (!out || std::fwrite(mem, 1, mem_len, out) != mem_len || std::fclose(out) != 0) {
+      std::fprintf(stderr, "haka-gen: cannot write %s\n", o.out.c_str());
+      rc = 1;
+    }
+  }
+  if (rc == 0) rc = haka::gen::replay_memif(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(mem), mem_len), live);
+  std::free(mem);
+  return rc;
 }

@@ -21,10 +21,32 @@ using haka::match::Scanner;
 using haka::match::ScanStatus;
 using haka::match::StreamScanner;
 
+namespace haka::lua {
+namespace {
+// Stream-state size classes: 256 B, 512 B, ... 1 MiB slots.
+constexpr unsigned kMinShift = 8;
+constexpr unsigned kClasses = 13;
+constexpr std::size_t kClassBudget = std::size_t{2} << 20;
+} // namespace
+} // namespace haka::lua
+
+/// One Lua VM's regexp state: its scanners (one per stream-state size class,
+/// made by the first compile that needs it) and its free sinks. A VM runs on
+/// one worker at a time, so its scanners are that worker's (created on any
+/// thread, as the runtime is). Reference-counted by the module, every regexp
+/// and every live sink, so the VM's finalizers may run in any order.
+struct hk_rx_ctx {
+  std::array<std::unique_ptr<Scanner>, haka::lua::kClasses> scanners;
+  hk_rx_sink* free_sinks = nullptr;
+  uint32_t refs = 1;
+  ~hk_rx_ctx();
+};
+
 /// A compiled Haka regexp: its database (block and stream mode) and the
-/// calling thread's scanner of its size class.
+/// scanner of its size class.
 struct hk_rx {
   std::shared_ptr<const Database> db;
+  hk_rx_ctx* ctx = nullptr;
   Scanner* scanner = nullptr;
 };
 
@@ -33,6 +55,7 @@ struct hk_rx {
 /// among that feed's matches the leftmost begin, then the longest end.
 struct hk_rx_sink {
   std::shared_ptr<const Database> db;
+  hk_rx_ctx* ctx = nullptr; // nullptr while on the free list
   Scanner* scanner = nullptr;
   StreamScanner stream;
   Found found;
@@ -41,39 +64,30 @@ struct hk_rx_sink {
   hk_rx_sink* next_free = nullptr;
 };
 
+hk_rx_ctx::~hk_rx_ctx() {
+  while (free_sinks != nullptr) {
+    hk_rx_sink* next = free_sinks->next_free;
+    delete free_sinks;
+    free_sinks = next;
+  }
+}
+
 namespace haka::lua {
 namespace {
 
-// Stream-state size classes: 256 B, 512 B, ... 1 MiB slots.
-constexpr unsigned kMinShift = 8;
-constexpr unsigned kClasses = 13;
-constexpr std::size_t kClassBudget = std::size_t{2} << 20;
-
-/// The calling thread's scanners (one per size class, made on first use) and
-/// its free sinks. Lives until the thread ends; the VMs of the thread (whose
-/// sinks and regexps point here) end before.
-struct ThreadRegexps {
-  std::array<std::unique_ptr<Scanner>, kClasses> scanners;
-  hk_rx_sink* free_sinks = nullptr;
-  ~ThreadRegexps() {
-    while (free_sinks != nullptr) {
-      hk_rx_sink* next = free_sinks->next_free;
-      delete free_sinks;
-      free_sinks = next;
-    }
-  }
-};
-thread_local ThreadRegexps t_regexps;
+void release(hk_rx_ctx* ctx) {
+  if (--ctx->refs == 0) delete ctx;
+}
 
 // The scanner for `db`'s stream states, ready for `db`; nullptr with `why`.
-Scanner* scanner_for(const Database& db, const char*& why) {
+Scanner* scanner_for(hk_rx_ctx& ctx, const Database& db, const char*& why) {
   unsigned shift = kMinShift;
   while ((std::size_t{1} << shift) < db.stream_size()) ++shift;
   if (shift - kMinShift >= kClasses) {
     why = "stream state too large";
     return nullptr;
   }
-  std::unique_ptr<Scanner>& s = t_regexps.scanners[shift - kMinShift];
+  std::unique_ptr<Scanner>& s = ctx.scanners[shift - kMinShift];
   if (s == nullptr) {
     std::size_t slots = kClassBudget >> shift;
     if (slots > kRxMaxSinks) slots = kRxMaxSinks;
@@ -196,12 +210,16 @@ using namespace haka::lua;
 
 extern "C" {
 
-hk_rx* hk_rx_compile(const char* pattern, size_t len, uint32_t flags, char* err, size_t cap) {
+hk_rx_ctx* hk_rx_ctx_new(void) { return new (std::nothrow) hk_rx_ctx; }
+
+void hk_rx_ctx_release(hk_rx_ctx* ctx) { release(ctx); }
+
+hk_rx* hk_rx_compile(hk_rx_ctx* ctx, const char* pattern, size_t len, uint32_t flags, char* err, size_t cap) {
   const std::string_view p(pattern, len);
   haka::match::CompileError ce;
   std::shared_ptr<const Database> db = Database::compile_regexp(p, flags, ce);
   const char* why = nullptr;
-  Scanner* scanner = db != nullptr ? scanner_for(*db, why) : nullptr;
+  Scanner* scanner = db != nullptr ? scanner_for(*ctx, *db, why) : nullptr;
   if (scanner == nullptr) {
     const std::string& msg = db == nullptr ? ce.message : std::string(why);
     std::snprintf(err, cap, "invalid regexp \"%.*s\": %s", static_cast<int>(len), pattern, msg.c_str());
@@ -213,11 +231,17 @@ hk_rx* hk_rx_compile(const char* pattern, size_t len, uint32_t flags, char* err,
     return nullptr;
   }
   rx->db = std::move(db);
+  rx->ctx = ctx;
   rx->scanner = scanner;
+  ++ctx->refs;
   return rx;
 }
 
-void hk_rx_free(hk_rx* rx) { delete rx; }
+void hk_rx_free(hk_rx* rx) {
+  hk_rx_ctx* ctx = rx->ctx;
+  delete rx;
+  release(ctx);
+}
 
 uint32_t hk_rx_max_width(const hk_rx* rx) { return rx->db->info(0).max_width; }
 
@@ -257,20 +281,23 @@ int hk_rx_match_sub(const hk_rx* rx, const hk_sub* b, uint64_t* range) {
 }
 
 hk_rx_sink* hk_rx_sink_new(const hk_rx* rx) {
-  hk_rx_sink* s = t_regexps.free_sinks;
+  hk_rx_ctx* ctx = rx->ctx;
+  hk_rx_sink* s = ctx->free_sinks;
   if (s != nullptr) {
-    t_regexps.free_sinks = s->next_free;
+    ctx->free_sinks = s->next_free;
   } else {
     s = new (std::nothrow) hk_rx_sink; // warm-up only: freed sinks are reused
     if (s == nullptr) return nullptr;
   }
   s->db = rx->db;
+  s->ctx = ctx;
   s->scanner = rx->scanner;
   s->stream = StreamScanner{};
   s->found = Found{};
   s->fed = 0;
   s->done = false;
   s->next_free = nullptr;
+  ++ctx->refs;
   return s;
 }
 
@@ -278,8 +305,11 @@ void hk_rx_sink_free(hk_rx_sink* s) {
   if (s == nullptr) return;
   s->stream.discard(*s->scanner);
   s->db.reset();
-  s->next_free = t_regexps.free_sinks;
-  t_regexps.free_sinks = s;
+  hk_rx_ctx* ctx = s->ctx;
+  s->ctx = nullptr;
+  s->next_free = ctx->free_sinks;
+  ctx->free_sinks = s;
+  release(ctx); // if last: the context frees its free sinks, this one too
 }
 
 int hk_rx_sink_feed(hk_rx_sink* s, const uint8_t* data, size_t len, int eof) {

@@ -8,10 +8,12 @@
 // declarations, which define hk_sub). Results: >= 0 is an answer (1 found, 0
 // not), < 0 an error whose text is hk_rx_message(rc).
 //
-// Scanning uses one match::Scanner per thread and stream-state size class,
-// created lazily by the first compile that needs it: at load time in
-// practice, when rule files compile their patterns. Compiling allocates;
-// matching does not (sinks come from a per-thread free list, stream states
+// Each Lua VM (one per worker) loads the module once and gets a context
+// (hk_rx_ctx_new): its match::Scanner per stream-state size class, created
+// by the first compile that needs it (at load time in practice, when rule
+// files compile their patterns, on whatever thread builds the runtime), then
+// used by the worker running the VM. Compiling allocates; matching does not
+// (sinks come from the context's free list once warmed up, stream states
 // from the scanner's slab).
 #pragma once
 
@@ -23,7 +25,11 @@
 #define HK_RX_DECLS                                                                               \
   typedef struct hk_rx hk_rx;                                                                     \
   typedef struct hk_rx_sink hk_rx_sink;                                                           \
-  hk_rx* hk_rx_compile(const char* pattern, size_t len, uint32_t flags, char* err, size_t cap);  \
+  typedef struct hk_rx_ctx hk_rx_ctx;                                                             \
+  hk_rx_ctx* hk_rx_ctx_new(void);                                                                 \
+  void hk_rx_ctx_release(hk_rx_ctx* ctx);                                                         \
+  hk_rx* hk_rx_compile(hk_rx_ctx* ctx, const char* pattern, size_t len, uint32_t flags, char* err, \
+                       size_t cap);                                                               \
   void hk_rx_free(hk_rx* rx);                                                                     \
   uint32_t hk_rx_max_width(const hk_rx* rx);                                                      \
   int hk_rx_exact_begin(const hk_rx* rx);                                                         \
@@ -53,7 +59,7 @@ enum RxError : int {
   kRxBufferError = -1000, // - vbuffer::Error
 };
 
-/// Stream states of one size class a thread may hold at once (a sink, or a
+/// Stream states of one size class a VM may hold at once (a sink, or a
 /// re:match(iter) waiting for bytes, holds one): 2 MiB of slots per class,
 /// at most this many.
 inline constexpr std::size_t kRxMaxSinks = 4096;

@@ -5,7 +5,8 @@
 --   local re = rem.re:compile(pattern [, flags])  -- raises on a bad pattern
 --   re:match(string)            -> matched string, begin, end (0-based, end exclusive) | nil, -1, -1
 --   re:match(vbuffer | sub)     -> sub of the match | nil
---   re:match(iter [, createsub]) -> true | false, or the matched sub | nil
+--   re:match(iter [, createsub [, readonly]]) -> true | false, or the matched sub | nil
+--                               (readonly is accepted: our mark is always read-only)
 --   rem.re:match(pattern, input [, flags [, createsub]])  (compiled once per (pattern, flags))
 --   re:create_sink() / re:get_sink() -> sink
 --   sink:feed(string, eof [, result]) -> matched (result.first/last set, as haka.regexp_result)
@@ -24,15 +25,26 @@
 -- iterator then stands after it) or at the end of the stream (false / nil).
 -- With createsub, the bytes where a match may have begun are kept with a
 -- read-only mark (packets still leave; the kept bytes become read-only) that
--- follows the earliest possible start (the pattern's longest match; the call
--- start when unbounded), and released before returning.
+-- follows the earliest possible start (the pattern's longest match back from
+-- the bytes fed; the call start when unbounded or when Hyperscan cannot
+-- report where matches begin), and released before returning.
 local ffi = require('ffi')
 require('haka.abi') -- declares hk_sub, hk_iter
 local vbuffer = require('haka.vbuffer')
 
 ffi.cdef('const char* hk_rx_cdef(void);')
-ffi.cdef(ffi.string(ffi.C.hk_rx_cdef()))
+local found, decls = pcall(function () return ffi.C.hk_rx_cdef() end)
+if not found then
+	-- ffi.C looks the functions up in the executable's dynamic symbols.
+	error("regexp/pcre: the hk_rx_* functions are not exported by this executable (link it with export_dynamic)", 0)
+end
+ffi.cdef(ffi.string(decls))
 local C = ffi.C
+
+-- This VM's scanners and free sinks (lib/lua/regexp.hpp).
+local CTX = C.hk_rx_ctx_new()
+if CTX == nil then error("memory error", 0) end
+CTX = ffi.gc(CTX, C.hk_rx_ctx_release)
 
 local RANGE = ffi.new('uint64_t[2]')
 local ERR_LEN = 2048
@@ -102,11 +114,13 @@ local function match_iter(rx, input, createsub)
 		end
 		if createsub then
 			local fed = tonumber(C.hk_rx_sink_fed(sink))
+			-- A match still to come ends after the bytes fed, or exactly at
+			-- their end when it needs the next byte or the end of the stream
+			-- to be known ("$", "\b"): it begins at fed - width or later.
 			local want = 0
 			if not keep_all then
-				want = fed - width + 1
+				want = fed - width
 				if want < 0 then want = 0 end
-				if want > fed then want = fed end
 			end
 			if mark == nil or want > mark_at then
 				local it
@@ -258,7 +272,7 @@ local re = {
 
 function re.compile(_, pattern, flags)
 	if type(pattern) ~= 'string' then error("nil argument", 0) end
-	local rx = C.hk_rx_compile(pattern, #pattern, flags or 0, ERR, ERR_LEN)
+	local rx = C.hk_rx_compile(CTX, pattern, #pattern, flags or 0, ERR, ERR_LEN)
 	if rx == nil then error(ffi.string(ERR), 0) end
 	return ffi.gc(rx, C.hk_rx_free)
 end
@@ -273,7 +287,7 @@ local function compiled(pattern, flags)
 	local key = tostring(flags or 0) .. ':' .. pattern
 	local rx = cache[key]
 	if rx == nil then
-		rx = C.hk_rx_compile(pattern, #pattern, flags or 0, ERR, ERR_LEN)
+		rx = C.hk_rx_compile(CTX, pattern, #pattern, flags or 0, ERR, ERR_LEN)
 		if rx == nil then error(ffi.string(ERR), 0) end
 		rx = ffi.gc(rx, C.hk_rx_free)
 		if cached >= CACHE_MAX then cache, cached = {}, 0 end

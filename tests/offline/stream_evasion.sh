@@ -7,11 +7,11 @@
 # (--stream-queue 2), sequence numbers wrapping 2^32, a segment spanning two queued
 # ones, an in-order segment covering a queued one, a partial retransmission with
 # conflicting old bytes and new ones, and data after the FIN. For each run:
-#  * the client stream dumped by --dump-streams equals expected.json's bytes, the
-#    server stream is empty;
-#  * the output pcap's client payloads, placed by sequence number, never give one
-#    byte two values and rebuild exactly the dumped bytes (what the rules saw is
-#    what the receiver gets);
+#  * the streams dumped by --dump-streams equal expected.json's bytes (one client
+#    stream and an empty server one, or the "files" given), and no other file exists;
+#  * each connection's output payloads, placed by sequence number per direction, never
+#    give one byte two values and rebuild exactly the dumped bytes (what the rules saw
+#    is what the receiver gets);
 #  * the summary's non-zero stream outcome/overlap counters, tcp outcomes and drop
 #    reasons equal the values below exactly, and accounting is ok.
 set -uo pipefail
@@ -33,47 +33,76 @@ check() {
   fi
   if /usr/bin/python3 - "$data" "$case" "$key" "$d" "$want" <<'PY'
 import ast, json, os, sys
-from scapy.all import rdpcap, IP, TCP
+from scapy.all import rdpcap, IP, IPv6, TCP
 data, case, key, d, want = sys.argv[1:6]
 want = ast.literal_eval(want)
 exp = json.load(open(os.path.join(data, "expected.json")))[case]
-up = exp["up"][key] if isinstance(exp["up"], dict) else exp["up"]
-up = bytes.fromhex(up)
 problems = []
-base = "10.0.0.1_40000-10.0.0.2_80"
-files = sorted(os.listdir(os.path.join(d, "dump")))
-if files != [base + ".down", base + ".up"]:
-    problems.append("dump files %s" % files)
-dumped = open(os.path.join(d, "dump", base + ".up"), "rb").read() if base + ".up" in files else None
-if dumped != up:
-    problems.append("dumped up stream %r, expected %r" % (dumped, up))
-if base + ".down" in files and os.path.getsize(os.path.join(d, "dump", base + ".down")) != 0:
-    problems.append("down stream not empty")
-# The receiver's view: client payloads of the output placed by sequence number.
-isn, got, clash, starts = None, {}, [], {}
+if "files" in exp:  # several connections: every file given, .up and .down
+    files_want = {k: bytes.fromhex(v) for k, v in exp["files"].items()}
+else:  # one connection 10.0.0.1:40000 -> 10.0.0.2:80, nothing from the server
+    up = exp["up"][key] if isinstance(exp["up"], dict) else exp["up"]
+    base = "10.0.0.1_40000-10.0.0.2_80"
+    files_want = {base + ".up": bytes.fromhex(up), base + ".down": b""}
+ddir = os.path.join(d, "dump")
+files = sorted(os.listdir(ddir)) if os.path.isdir(ddir) else []
+if files != sorted(files_want):
+    problems.append("dump files %s, expected %s" % (files, sorted(files_want)))
+dumps = {f: open(os.path.join(ddir, f), "rb").read() for f in files}
+for f, v in sorted(files_want.items()):
+    if f in dumps and dumps[f] != v:
+        problems.append("dumped %s: %r, expected %r" % (f, dumps[f], v))
+# The receivers' view: each connection's payloads in the output placed by sequence
+# number, per direction (a SYN without ACK starts a connection: its sender is the client).
+conns, per_tuple, starts = {}, {}, {}
+def addr(p):
+    return (p[IPv6].src, p[IPv6].dst) if IPv6 in p else (p[IP].src, p[IP].dst)
+import socket
+def norm(a):
+    fam = socket.AF_INET6 if ":" in a else socket.AF_INET
+    return socket.inet_ntop(fam, socket.inet_pton(fam, a))
 for p in rdpcap(os.path.join(d, "out.pcap")):
-    if TCP not in p or p[IP].src != "10.0.0.1":
+    if TCP not in p:
         continue
     t = p[TCP]
-    if t.flags & 0x02:
-        isn = t.seq
+    src, dst = addr(p)
+    fwd = (norm(src), t.sport, norm(dst), t.dport)
+    rev = (fwd[2], fwd[3], fwd[0], fwd[1])
+    if t.flags & 0x02 and not t.flags & 0x10:
+        per_tuple[fwd] = per_tuple.get(fwd, 0) + 1
+        n = per_tuple[fwd]
+        name = "%s_%d-%s_%d" % fwd
+        sfx = "" if n == 1 else ".%d" % n
+        conns[fwd] = {"up": [name + ".up" + sfx, t.seq, {}], "down": [name + ".down" + sfx, None, {}]}
         continue
+    if fwd in conns:
+        side = conns[fwd]["up"]
+    elif rev in conns:
+        side = conns[rev]["down"]
+        if t.flags & 0x02:
+            side[1] = t.seq
+            continue
+    else:
+        problems.append("output packet of no connection %s" % (fwd,)); continue
     pl = bytes(t.payload)
-    if isn is None:
-        problems.append("no SYN in output"); break
-    off = (t.seq - isn - 1) & 0xFFFFFFFF
-    if pl:
+    if not pl:
+        continue
+    if side[1] is None:
+        problems.append("payload before the SYN+ACK in %s" % side[0]); continue
+    off = (t.seq - side[1] - 1) & 0xFFFFFFFF
+    if side[0].endswith(".up"):  # the first connection's client segments
         starts[off] = starts.get(off, 0) + 1
     for i, b in enumerate(pl):
-        if got.setdefault(off + i, b) != b:
-            clash.append(off + i)
-if clash:
-    problems.append("output carries two versions of bytes at %s" % clash[:10])
-if sorted(got) != list(range(len(got))):
-    problems.append("output has holes: offsets %s..." % sorted(set(range(max(got) + 1)) - set(got))[:10] if got else "empty")
-seen = bytes(got[i] for i in sorted(got))
-if seen != dumped:
-    problems.append("output payloads %r differ from the dump %r" % (seen, dumped))
+        if side[2].setdefault(off + i, b) != b:
+            problems.append("output carries two versions of byte %d of %s" % (off + i, side[0]))
+            break
+for c in conns.values():
+    for name, _, got in c.values():
+        if sorted(got) != list(range(len(got))):
+            problems.append("output of %s has holes" % name)
+        seen = bytes(got[i] for i in sorted(got))
+        if seen != dumps.get(name):
+            problems.append("output payloads of %s %r differ from the dump %r" % (name, seen, dumps.get(name)))
 s = json.load(open(os.path.join(d, "s.json")))
 if not s["accounting"]["ok"]:
     problems.append("accounting %s" % s["accounting"])
@@ -88,6 +117,9 @@ have["closed_fin"] = s["connections"]["closed_fin"]
 for k in want:
     if k.startswith("out_at_"):
         have[k] = starts.get(int(k[7:]), 0)
+# "_ignore": counters a case leaves open (their naming is the engine's choice).
+for k in want.pop("_ignore", []):
+    have.pop(k, None)
 if have != want:
     diff = {k: (have.get(k), want.get(k)) for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)}
     problems.append("counters differ (have, want): %s" % diff)
@@ -153,6 +185,44 @@ check partial_retrans - "{$pr}" --retransmit-conflict drop
 # Data after the FIN: out of window for the tracker, never delivered.
 check data_after_fin - "{$c, \"bytes_up\": 10, \"in_order\": 1, \"tcp_accepted\": 6, \"tcp_out_of_window\": 1,
   \"drop.tcp_invalid\": 1, \"tx\": 7, \"out_at_10\": 0}"
+
+# overlap again with the sequence numbers wrapping 2^32 inside the first conflict.
+for pol in first bsd linux last; do
+  case $pol in
+    first) w='"overlap_old_won": 3, "out_of_order": 5, "duplicate": 1, "rebuilt": 2,
+              "drop.stream_refused": 1, "drop.stream_replaced": 2, "tx": 16' ;;
+    bsd) w='"overlap_new_won": 1, "overlap_old_won": 2, "out_of_order": 5, "duplicate": 1, "replaced_packets": 1,
+            "rebuilt": 1, "drop.stream_refused": 2, "drop.stream_replaced": 1, "tx": 15' ;;
+    linux) w='"overlap_new_won": 2, "overlap_old_won": 1, "out_of_order": 5, "duplicate": 1, "replaced_packets": 2,
+              "drop.stream_refused": 3, "tx": 14' ;;
+    last) w='"overlap_new_won": 3, "out_of_order": 6, "replaced_packets": 2, "rebuilt": 1,
+             "drop.stream_refused": 2, "drop.stream_replaced": 1, "tx": 15' ;;
+  esac
+  check overlap_wrap "$pol" "{$ov, $w}" --overlap-policy "$pol"
+done
+
+# IPv6, three connections on one four-tuple: files .up/.down, .2, .3 (shortest address form).
+# The second carries no payload either way: it must still get its two empty files (issue 4:
+# one file per connection and direction; stream_stage.cpp on_end: "an empty stream still
+# gets its (empty) file once it ended with a FIN") and take the .2 slot.
+# KNOWN ENGINE BUG (fails as of a7d5bfc): StreamStage::on_segment calls pair_of(c, len > 0),
+# so a connection that never carries payload gets no Pair: no files, no streams_ended, and
+# the third connection is dumped as .2 (streams_ended 4, files .up/.down/.up.2/.down.2).
+check reuse_v6 - "{\"streams_ended\": 6, \"closed_fin\": 3, \"tcp_opened\": 3, \"bytes_up\": 30, \"bytes_down\": 3,
+  \"in_order\": 3, \"tcp_accepted\": 21, \"tcp_restart\": 2, \"tx\": 24}"
+
+# A 1-byte segment at next - 1 (keep-alive shaped) with another byte than the one
+# inspected, before the receiver acked it: a retransmission, checked like any other
+# (normalise: rebuilt with '9'; drop: absent). A real keep-alive probe's byte is acked.
+# KNOWN ENGINE BUG (fails as of 40547c8): the tracker calls it tcp_keepalive and the
+# stream stage forwards keep-alives unchecked (on_segment returns false for
+# SegmentOutcome::keepalive), so 'X' leaves at byte 9: a receiver that lost the
+# original takes 'X' where the rules saw '9'.
+ka="$c, \"bytes_up\": 10, \"in_order\": 1, \"_ignore\": [\"tcp_accepted\", \"tcp_keepalive\", \"tcp_retransmission\"]"
+check keepalive_conflict - "{$ka, \"retransmit_normalised\": 1, \"overlap_old_won\": 1, \"rebuilt\": 1,
+  \"drop.stream_replaced\": 1, \"tx\": 9, \"out_at_9\": 1}"
+check keepalive_conflict - "{$ka, \"retransmit_conflict_dropped\": 1, \"overlap_old_won\": 1, \"drop.stream_refused\": 1,
+  \"tx\": 8, \"out_at_9\": 0}" --retransmit-conflict drop
 
 # Retransmissions of unacknowledged forwarded bytes: [0,10) with other bytes (old
 # copy wins), [10,20) identical. normalise: rebuilt with the inspected bytes; drop:

@@ -10,23 +10,31 @@ expected.json gives, per case, the bytes the client stream must carry once reass
 ("up", per overlap policy when it depends on it) as hex, and the checker's expectations.
 """
 import json, os, sys
-from scapy.all import Ether, IP, TCP, Raw, wrpcap  # noqa: E402
+from scapy.all import Ether, IP, IPv6, TCP, Raw, wrpcap  # noqa: E402
 
 C, S, CP, SP = "10.0.0.1", "10.0.0.2", 40000, 80
+C6, S6 = "2001:db8:0:0::1", "2001:db8::0:2"  # the dump names use the shortest form
 CMAC, SMAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
 
 class Conn:
     """Builds the frames of one connection; offsets are relative to the client's ISN+1."""
 
-    def __init__(self, cisn=1000, sisn=5000, win=65535):
-        self.cisn, self.sisn, self.win, self.frames, self.t = cisn, sisn, win, [], 1700000000.0
+    def __init__(self, cisn=1000, sisn=5000, win=65535, v6=False, t0=1700000000.0):
+        self.cisn, self.sisn, self.win, self.frames, self.t = cisn, sisn, win, [], t0
+        self.v6 = v6
         self.srv_next = 0  # server's next byte (relative)
 
     def _add(self, p):
         self.t += 0.001
         p.time = self.t
         self.frames.append(p)
+
+    def cip(self, ident):
+        return IPv6(src=C6, dst=S6) if self.v6 else IP(src=C, dst=S, id=ident)
+
+    def sip(self, ident):
+        return IPv6(src=S6, dst=C6) if self.v6 else IP(src=S, dst=C, id=ident)
 
     def cseq(self, off):
         return (self.cisn + 1 + off) & 0xFFFFFFFF
@@ -38,23 +46,23 @@ class Conn:
         t = TCP(sport=CP, dport=SP, seq=self.cseq(off), ack=self.sseq(self.srv_next), flags=flags, window=65535)
         if chksum is not None:
             t.chksum = chksum
-        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=len(self.frames)) / t / (Raw(data) if data else b""))
+        self._add(Ether(src=CMAC, dst=SMAC) / self.cip(len(self.frames)) / t / (Raw(data) if data else b""))
 
     def server_ack(self, ack_off, flags="A"):
-        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=len(self.frames)) /
+        self._add(Ether(src=SMAC, dst=CMAC) / self.sip(len(self.frames)) /
                   TCP(sport=SP, dport=CP, seq=self.sseq(self.srv_next), ack=self.cseq(ack_off), flags=flags,
                       window=self.win))
 
     def server_rst(self, seq_abs):
-        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=len(self.frames)) /
+        self._add(Ether(src=SMAC, dst=CMAC) / self.sip(len(self.frames)) /
                   TCP(sport=SP, dport=CP, seq=seq_abs, ack=0, flags="R", window=0))
 
     def handshake(self):
-        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=0) /
+        self._add(Ether(src=CMAC, dst=SMAC) / self.cip(0) /
                   TCP(sport=CP, dport=SP, seq=self.cisn, flags="S", window=65535))
-        self._add(Ether(src=SMAC, dst=CMAC) / IP(src=S, dst=C, id=1) /
+        self._add(Ether(src=SMAC, dst=CMAC) / self.sip(1) /
                   TCP(sport=SP, dport=CP, seq=self.sisn, ack=self.cseq(0), flags="SA", window=self.win))
-        self._add(Ether(src=CMAC, dst=SMAC) / IP(src=C, dst=S, id=2) /
+        self._add(Ether(src=CMAC, dst=SMAC) / self.cip(2) /
                   TCP(sport=CP, dport=SP, seq=self.cseq(0), ack=self.sseq(0), flags="A", window=65535))
 
     def close(self, end):
@@ -237,7 +245,64 @@ def data_after_fin():
     return c, (b"0123456789").hex()
 
 
-CASES = [overlap, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
+def overlap_wrap():
+    """overlap() with the client's ISN 0xFFFFFFED: its sequence numbers wrap 2^32 at
+    offset 18, inside the first conflict ([15,30) against [20,30))."""
+    c = Conn(cisn=0xFFFFFFED)
+    o, exp = overlap()
+    c.frames = o.frames
+    for p in c.frames:  # same segments, shifted sequence space
+        t = p[TCP]
+        if t.sport == CP:
+            t.seq = (t.seq - 1000 + 0xFFFFFFED) & 0xFFFFFFFF
+        elif t.flags & 0x10:
+            t.ack = (t.ack - 1000 + 0xFFFFFFED) & 0xFFFFFFFF
+        del t.chksum
+    return c, exp
+
+
+def reuse_v6():
+    """Over IPv6, three connections one after the other on the same four-tuple (new ISNs),
+    10, 0 and 20 client bytes; the server answers 3 bytes on the first."""
+    frames, t0 = [], 1700000000.0
+    for k, (isn, data) in enumerate([(1000, b"first conn"), (90000, b""), (500000, b"third connection!!!!")]):
+        c = Conn(cisn=isn, sisn=7000 + k, v6=True, t0=t0)
+        c.handshake()
+        if data:
+            c.client(0, data)
+        if k == 0:
+            c._add(Ether(src=SMAC, dst=CMAC) / c.sip(0) /
+                   TCP(sport=SP, dport=CP, seq=c.sseq(0), ack=c.cseq(len(data)), flags="PA", window=65535) / Raw(b"abc"))
+            c.srv_next = 3
+        c.server_ack(len(data))
+        # client FIN, server FIN+ACK, client ACK
+        c.client(len(data), flags="FA")
+        c._add(Ether(src=SMAC, dst=CMAC) / c.sip(0) /
+               TCP(sport=SP, dport=CP, seq=c.sseq(c.srv_next), ack=c.cseq(len(data) + 1), flags="FA", window=65535))
+        c.srv_next += 1
+        c.client(len(data) + 1, flags="A")
+        frames += c.frames
+        t0 = c.t + 1.0
+    c.frames = frames
+    base = "2001:db8::1_40000-2001:db8::2_80"
+    return c, {"files": {base + ".up": b"first conn".hex(), base + ".down": b"abc".hex(),
+                         base + ".up.2": "", base + ".down.2": "",
+                         base + ".up.3": b"third connection!!!!".hex(), base + ".down.3": ""}}
+
+
+def keepalive_conflict():
+    """[0,10) forwarded, not acked; then a 1-byte segment at next - 1 (the shape of a
+    keep-alive probe) carrying another byte than the one inspected: if the receiver lost
+    the original, it would take this byte."""
+    c = Conn(); c.handshake()
+    c.client(0, b"0123456789")
+    c.client(9, b"X", flags="A")
+    c.server_ack(10)
+    c.close(10)
+    return c, (b"0123456789").hex()
+
+
+CASES = [overlap, overlap_wrap, reuse_v6, keepalive_conflict, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
          queue_cap, seq_wrap]
 
 
@@ -247,7 +312,7 @@ def main():
     for f in CASES:
         c, up = f()
         wrpcap(os.path.join(out, f.__name__ + ".pcap"), c.frames)
-        expected[f.__name__] = {"up": up, "packets": len(c.frames)}
+        expected[f.__name__] = dict(up, packets=len(c.frames)) if "files" in up else {"up": up, "packets": len(c.frames)}
     with open(os.path.join(out, "expected.json"), "w") as fh:
         json.dump(expected, fh, indent=1, sort_keys=True)
         fh.write("\n")

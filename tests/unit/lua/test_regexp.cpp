@@ -59,7 +59,7 @@ TEST_F(RegexpTest, SymbolsAreExportedForTheFfi) {
   // ffi.C finds them in the executable's dynamic symbol table.
   for (const char* name : {"hk_rx_compile", "hk_rx_free", "hk_rx_match", "hk_rx_match_sub", "hk_rx_sink_new",
                            "hk_rx_sink_feed", "hk_rx_sink_feed_sub", "hk_rx_sink_result", "hk_rx_sink_free",
-                           "hk_rx_cdef"}) {
+                           "hk_rx_ctx_new", "hk_rx_ctx_release", "hk_rx_cdef"}) {
     EXPECT_NE(dlsym(RTLD_DEFAULT, name), nullptr) << name;
   }
 }
@@ -206,12 +206,20 @@ TEST_F(RegexpTest, StreamedRuleFindsMatchesSplitAcrossSegments) {
                      "  end }\n");
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   // "bar foo dead beef coffee foo foo", the second and third foo split too
+  std::vector<std::size_t> kept;
   for (const char* seg : {"bar f", "o", "o dea", "d beef", " cof", "fee", " foo f"}) {
     ASSERT_EQ(data(rt, f, seg), Status::ok) << host_.all_logs();
-    pop_all(tcp::Dir::up); // the read-only mark keeps bytes, not packets: everything leaves
+    EXPECT_EQ(pop_all(tcp::Dir::up), seg); // the read-only mark keeps bytes, not packets: everything leaves
+    kept.push_back(stream_[0].data().size());
   }
+  // Bytes kept for a match that may have begun there: the last three ("foo"
+  // is 3 bytes long; a match ending at the last byte may be known only with
+  // the next one) while waiting (the rule calls re:match again at once after
+  // each match: then at most what it fed), nothing after the end.
+  EXPECT_EQ(kept, (std::vector<std::size_t>{3, 3, 3, 3, 3, 3, 2})) << host_.all_logs();
   ASSERT_EQ(data(rt, f, "oo", tcp::Dir::up, true), Status::ok) << host_.all_logs();
   pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 0u);
   EXPECT_EQ(host_.prints, (Lines{"match foo 7", "match foo 28", "match foo 32", "end"}))
       << host_.all_logs();
 }
@@ -232,10 +240,15 @@ TEST_F(RegexpTest, ShellcodeSplitOverThreePacketsDropsTheFlow) {
   FlowRef f = rt.open_flow(flow_info(), nullptr);
   ASSERT_EQ(data(rt, f, "GET / HTTP/1.0\r\n\xeb\x1f"), Status::ok) << host_.all_logs();
   pop_all(tcp::Dir::up);
+  // The pattern is 14 bytes long: the last 14 are kept by the mark.
+  EXPECT_EQ(stream_[0].data().size(), 14u);
   ASSERT_EQ(data(rt, f, "\x5e\x89\x01\x02"), Status::ok);
   pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 14u);
   EXPECT_TRUE(host_.prints.empty());
   ASSERT_EQ(data(rt, f, "\x03/bin/sh;"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up);
+  EXPECT_EQ(stream_[0].data().size(), 0u); // the mark was released
   ASSERT_EQ(host_.prints.size(), 1u) << host_.all_logs();
   EXPECT_EQ(host_.prints[0], std::string("found 14 \x89\x01\x02\x03/bin/sh"));
   EXPECT_EQ(host_.alerts.size(), 1u);
@@ -278,6 +291,27 @@ TEST_F(RegexpTest, StreamedMatchInBothDirections) {
   EXPECT_EQ(host_.prints, (Lines{"up SECret", "down secret"})) << host_.all_logs();
 }
 
+TEST_F(RegexpTest, StreamedMatchesAtTheStartAndTheEndOfTheStream) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local rem = require('regexp/pcre')\n"
+                     "local first, last = rem.re:compile('^GET'), rem.re:compile('abc$')\n"
+                     "haka.rule{ on = tc.events.receive_data, options = { streamed = true },\n"
+                     "  eval = function (flow, iter, dir)\n"
+                     "    local s = first:match(iter, true)\n"
+                     "    print('first', s:asstring(), iter.meter)\n"
+                     "    s = last:match(iter, true)\n" // complete only at the end of the stream
+                     "    print('last', s:asstring(), iter.meter)\n"
+                     "  end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  for (const char* seg : {"GE", "T / a", "b", "c"}) {
+    ASSERT_EQ(data(rt, f, seg), Status::ok) << host_.all_logs();
+    pop_all(tcp::Dir::up);
+  }
+  EXPECT_EQ(host_.prints, (Lines{"first GET 3"})) << host_.all_logs();
+  ASSERT_EQ(data(rt, f, "", tcp::Dir::up, true), Status::ok) << host_.all_logs();
+  EXPECT_EQ(host_.prints, (Lines{"first GET 3", "last abc 9"})) << host_.all_logs();
+}
+
 TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
   Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
                      "local rem = require('regexp/pcre')\n"
@@ -294,9 +328,10 @@ TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
 
 TEST_F(RegexpTest, CompileCApi) {
   char err[256];
-  EXPECT_EQ(hk_rx_compile("a(", 2, 0, err, sizeof err), nullptr);
+  hk_rx_ctx* ctx = hk_rx_ctx_new();
+  EXPECT_EQ(hk_rx_compile(ctx, "a(", 2, 0, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("\"a(\""), std::string::npos) << err;
-  hk_rx* rx = hk_rx_compile("b+c", 3, 0, err, sizeof err);
+  hk_rx* rx = hk_rx_compile(ctx, "b+c", 3, 0, err, sizeof err);
   ASSERT_NE(rx, nullptr) << err;
   EXPECT_EQ(hk_rx_max_width(rx), UINT32_MAX);
   uint64_t range[2] = {};
@@ -315,8 +350,10 @@ TEST_F(RegexpTest, CompileCApi) {
   hk_rx_sink* again = hk_rx_sink_new(rx); // from the free list
   EXPECT_EQ(again, s);
   EXPECT_EQ(hk_rx_sink_fed(again), 0u);
+  hk_rx_ctx_release(ctx); // the regexp and the sink keep it
+  EXPECT_EQ(hk_rx_sink_feed(again, text, 6, 1), 1);
   hk_rx_sink_free(again);
-  hk_rx_free(rx);
+  hk_rx_free(rx); // the last reference
   EXPECT_STREQ(hk_rx_message(kRxScanError - static_cast<int>(match::ScanStatus::no_memory)),
                "memory error: stream state slab exhausted");
 }
