@@ -17,12 +17,10 @@ const char* message(Error e) {
 }
 
 BufferPool::BufferPool(rte_mempool* bytes, uint32_t chunk_count)
-    : slab_(std::make_unique<Chunk[]>(chunk_count)), capacity_(chunk_count), mempool_(bytes),
+    : slab_(new Chunk[chunk_count]), capacity_(chunk_count), mempool_(bytes),
       max_owned_(rte_pktmbuf_data_room_size(bytes)) {
-  for (uint32_t i = chunk_count; i-- > 0;) {
-    slab_[i].next = free_;
-    free_ = &slab_[i];
-  }
+  // Not initialised here (default-initialised nodes): alloc_chunk() takes
+  // fresh nodes in order, so memory is touched only as it is used.
 }
 
 BufferPool::~BufferPool() { release_arena(); }

@@ -109,11 +109,16 @@ public:
   /// A node with every field reset, or nullptr (counted) when the slab is empty.
   Chunk* alloc_chunk() {
     Chunk* c = free_;
-    if (c == nullptr) [[unlikely]] {
+    if (c != nullptr) [[likely]] {
+      free_ = c->next;
+    } else if (fresh_ < capacity_) {
+      // Never used yet: the slab's pages are touched only as it fills.
+      c = &slab_[fresh_++];
+      c->gen = 0;
+    } else {
       ++counters_.chunk_exhausted;
       return nullptr;
     }
-    free_ = c->next;
     ++in_use_;
     uint32_t gen = c->gen;
     *c = Chunk{};
@@ -153,6 +158,7 @@ private:
   std::unique_ptr<Chunk[]> slab_;
   Chunk* free_ = nullptr;
   uint32_t capacity_ = 0;
+  uint32_t fresh_ = 0; // slab_[fresh_..] never handed out
   uint32_t in_use_ = 0;
   rte_mempool* mempool_;
   rte_mbuf* arena_ = nullptr; // current arena mbuf (the arena holds one reference)
