@@ -125,10 +125,17 @@ bool StreamStage::start(Pair& p, const tcp::Connection& c, Dir d) {
 bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::StepResult& r) {
   const net::PacketMeta& pm = net::meta(m);
   const uint8_t flags = pm.tcp_flags;
-  if ((flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0 || r.outcome == tcp::SegmentOutcome::keepalive)
-    return false;
   const uint32_t len = pm.payload_len;
-  Pair* p = pair_of(c, len > 0);
+  // A keep-alive probe's byte (seq = next - 1) is an old byte like any
+  // retransmitted one: checked against what was inspected. Without a byte
+  // it carries nothing to check.
+  if ((flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0 ||
+      (r.outcome == tcp::SegmentOutcome::keepalive && len == 0))
+    return false;
+  // Stream state comes with the first byte, or with a FIN when someone
+  // listens for stream ends (an empty stream still ends: a dump writes its
+  // empty file, a rule sees the end).
+  Pair* p = pair_of(c, len > 0 || ((flags & tcp::tcp_flag::fin) != 0 && !listeners_.empty()));
   if (p == nullptr) {
     if (len == 0) return false;
     // No stream state left: the bytes cannot be inspected, so they do not pass.

@@ -465,7 +465,7 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       if (current_dropped_) return refuse(DropReason::connection_dropped);
       // SYN, RST and keep-alive segments do not reach the streams' own translation.
       if (translated && (seg.flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0) stage_->translate(c, dir, m);
-      else if (translated && r.outcome == tcp::SegmentOutcome::keepalive) stage_->translate(c, dir, m);
+      else if (translated && r.outcome == tcp::SegmentOutcome::keepalive && seg.len == 0) stage_->translate(c, dir, m);
     }
     return Fate{};
   }
