@@ -41,8 +41,9 @@ end
 ffi.cdef(ffi.string(decls))
 local C = ffi.C
 
--- This VM's scanners and free sinks (lib/lua/regexp.hpp).
-local CTX = C.hk_rx_ctx_new()
+-- This VM's scanners and free sinks (lib/lua/regexp.hpp), sized for one
+-- waiting match per direction of every connection the runtime tracks.
+local CTX = C.hk_rx_ctx_new(require('haka.abi').rt)
 if CTX == nil then error("memory error", 0) end
 CTX = ffi.gc(CTX, C.hk_rx_ctx_release)
 

@@ -326,9 +326,28 @@ TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
   EXPECT_EQ(host_.prints, (Lines{"result nil"})) << host_.all_logs();
 }
 
+TEST_F(RegexpTest, StreamStatesAreBoundedByTheRuntimesConnections) {
+  // max_flows 8: 2 * 8 + kRxSpareSinks sinks may hold a stream state at once.
+  RuntimeConfig cfg;
+  cfg.max_flows = 8;
+  load("local rem = require('regexp/pcre')\n"
+       "local re = rem.re:compile('ab')\n"
+       "local keep = {}\n"
+       "local ok, err = pcall(function ()\n"
+       "  for i = 1, 400 do local s = re:get_sink(); s:feed('a'); keep[i] = s end\n"
+       "end)\n"
+       "print(#keep, ok, err)\n"
+       "keep = nil; collectgarbage()\n" // the states go back with the sinks
+       "local s = re:get_sink()\n"
+       "print(s:feed('a'), s:feed('b'))\n",
+       cfg);
+  EXPECT_EQ(host_.prints, (Lines{std::to_string(2 * 8 + kRxSpareSinks) + " false memory error: stream state slab exhausted",
+                                 "false true"}));
+}
+
 TEST_F(RegexpTest, CompileCApi) {
   char err[256];
-  hk_rx_ctx* ctx = hk_rx_ctx_new();
+  hk_rx_ctx* ctx = hk_rx_ctx_new(nullptr); // no runtime: kRxSpareSinks sinks
   EXPECT_EQ(hk_rx_compile(ctx, "a(", 2, 0, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("\"a(\""), std::string::npos) << err;
   hk_rx* rx = hk_rx_compile(ctx, "b+c", 3, 0, err, sizeof err);
