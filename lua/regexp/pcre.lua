@@ -138,8 +138,9 @@ local function match_iter(rx, input, createsub)
 		end
 	end
 
-	if not found then
+	if not found and input.iseof then
 		-- End of the stream (or of a plain buffer): end-anchored matches.
+		-- (A plain iterator on a stream still open just ran out of bytes.)
 		local rc = C.hk_rx_sink_feed(sink, nil, 0, 1)
 		if rc < 0 then
 			if mark then unmark(mark) end
@@ -167,7 +168,7 @@ local function match_iter(rx, input, createsub)
 			begin_it = end_it:copy() -- nothing fed: an empty match at the end
 		end
 	end
-	if mark then mark:unmark() end
+	if mark then unmark(mark) end
 
 	if not found then
 		if createsub then return nil end

@@ -312,6 +312,23 @@ TEST_F(RegexpTest, StreamedMatchesAtTheStartAndTheEndOfTheStream) {
   EXPECT_EQ(host_.prints, (Lines{"first GET 3", "last abc 9"})) << host_.all_logs();
 }
 
+TEST_F(RegexpTest, PlainIteratorOnAnOpenStreamIsNotAtItsEnd) {
+  // A plain rule's iterator runs out of bytes, but the stream goes on: no
+  // end-anchored match there; at the end of the stream there is one.
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local rem = require('regexp/pcre')\n"
+                     "local re = rem.re:compile('abc$')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data, dir)\n"
+                     "  local s = re:match(data:pos('begin'), true)\n"
+                     "  print(s and s:asstring())\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  ASSERT_EQ(data(rt, f, "xabc"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up);
+  ASSERT_EQ(data(rt, f, "zabc", tcp::Dir::up, true), Status::ok) << host_.all_logs();
+  EXPECT_EQ(host_.prints, (Lines{"nil", "abc"})) << host_.all_logs();
+}
+
 TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
   Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
                      "local rem = require('regexp/pcre')\n"
