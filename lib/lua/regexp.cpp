@@ -11,6 +11,7 @@
 
 #include "match/database.hpp"
 #include "match/regexp.hpp"
+#include "lua/runtime.hpp"
 #include "match/scanner.hpp"
 #include "vbuffer/vbuffer.hpp"
 
@@ -26,7 +27,6 @@ namespace {
 // Stream-state size classes: 256 B, 512 B, ... 1 MiB slots.
 constexpr unsigned kMinShift = 8;
 constexpr unsigned kClasses = 13;
-constexpr std::size_t kClassBudget = std::size_t{2} << 20;
 } // namespace
 } // namespace haka::lua
 
@@ -37,6 +37,7 @@ constexpr std::size_t kClassBudget = std::size_t{2} << 20;
 /// and every live sink, so the VM's finalizers may run in any order.
 struct hk_rx_ctx {
   std::array<std::unique_ptr<Scanner>, haka::lua::kClasses> scanners;
+  std::size_t max_sinks = 0; // per class, before the byte budget
   hk_rx_sink* free_sinks = nullptr;
   uint32_t refs = 1;
   ~hk_rx_ctx();
@@ -89,9 +90,9 @@ Scanner* scanner_for(hk_rx_ctx& ctx, const Database& db, const char*& why) {
   }
   std::unique_ptr<Scanner>& s = ctx.scanners[shift - kMinShift];
   if (s == nullptr) {
-    std::size_t slots = kClassBudget >> shift;
-    if (slots > kRxMaxSinks) slots = kRxMaxSinks;
-    if (slots < 16) slots = 16;
+    std::size_t slots = kRxClassBudget >> shift;
+    if (slots > ctx.max_sinks) slots = ctx.max_sinks;
+    if (slots < kRxMinSinks) slots = kRxMinSinks;
     s = std::make_unique<Scanner>(std::size_t{1} << shift, slots);
   }
   if (!s->ok()) {
@@ -210,7 +211,13 @@ using namespace haka::lua;
 
 extern "C" {
 
-hk_rx_ctx* hk_rx_ctx_new(void) { return new (std::nothrow) hk_rx_ctx; }
+hk_rx_ctx* hk_rx_ctx_new(void* rt) {
+  auto* ctx = new (std::nothrow) hk_rx_ctx;
+  if (ctx == nullptr) return nullptr;
+  const std::size_t flows = rt != nullptr ? static_cast<Runtime*>(rt)->config().max_flows : 0;
+  ctx->max_sinks = 2 * flows + kRxSpareSinks;
+  return ctx;
+}
 
 void hk_rx_ctx_release(hk_rx_ctx* ctx) { release(ctx); }
 

@@ -9,7 +9,7 @@
 // not), < 0 an error whose text is hk_rx_message(rc).
 //
 // Each Lua VM (one per worker) loads the module once and gets a context
-// (hk_rx_ctx_new): its match::Scanner per stream-state size class, created
+// (hk_rx_ctx_new(runtime), sized by the runtime's max_flows): its match::Scanner per stream-state size class, created
 // by the first compile that needs it (at load time in practice, when rule
 // files compile their patterns, on whatever thread builds the runtime), then
 // used by the worker running the VM. Compiling allocates; matching does not
@@ -26,7 +26,7 @@
   typedef struct hk_rx hk_rx;                                                                     \
   typedef struct hk_rx_sink hk_rx_sink;                                                           \
   typedef struct hk_rx_ctx hk_rx_ctx;                                                             \
-  hk_rx_ctx* hk_rx_ctx_new(void);                                                                 \
+  hk_rx_ctx* hk_rx_ctx_new(void* rt);                                                             \
   void hk_rx_ctx_release(hk_rx_ctx* ctx);                                                         \
   hk_rx* hk_rx_compile(hk_rx_ctx* ctx, const char* pattern, size_t len, uint32_t flags, char* err, \
                        size_t cap);                                                               \
@@ -60,8 +60,13 @@ enum RxError : int {
 };
 
 /// Stream states of one size class a VM may hold at once (a sink, or a
-/// re:match(iter) waiting for bytes, holds one): 2 MiB of slots per class,
-/// at most this many.
-inline constexpr std::size_t kRxMaxSinks = 4096;
+/// re:match(iter) waiting for bytes, holds one): one per direction of every
+/// connection the runtime tracks (RuntimeConfig::max_flows) plus
+/// kRxSpareSinks, within kRxClassBudget bytes of slots per class (at least
+/// kRxMinSinks). Past that, opening one more raises "memory error: stream
+/// state slab exhausted" in the rule (a rule error: its connection is dropped).
+inline constexpr std::size_t kRxSpareSinks = 256;
+inline constexpr std::size_t kRxMinSinks = 16;
+inline constexpr std::size_t kRxClassBudget = std::size_t{64} << 20;
 
 } // namespace haka::lua

@@ -41,8 +41,9 @@ end
 ffi.cdef(ffi.string(decls))
 local C = ffi.C
 
--- This VM's scanners and free sinks (lib/lua/regexp.hpp).
-local CTX = C.hk_rx_ctx_new()
+-- This VM's scanners and free sinks (lib/lua/regexp.hpp), sized for one
+-- waiting match per direction of every connection the runtime tracks.
+local CTX = C.hk_rx_ctx_new(require('haka.abi').rt)
 if CTX == nil then error("memory error", 0) end
 CTX = ffi.gc(CTX, C.hk_rx_ctx_release)
 
@@ -137,8 +138,9 @@ local function match_iter(rx, input, createsub)
 		end
 	end
 
-	if not found then
+	if not found and input.iseof then
 		-- End of the stream (or of a plain buffer): end-anchored matches.
+		-- (A plain iterator on a stream still open just ran out of bytes.)
 		local rc = C.hk_rx_sink_feed(sink, nil, 0, 1)
 		if rc < 0 then
 			if mark then unmark(mark) end
@@ -166,7 +168,7 @@ local function match_iter(rx, input, createsub)
 			begin_it = end_it:copy() -- nothing fed: an empty match at the end
 		end
 	end
-	if mark then mark:unmark() end
+	if mark then unmark(mark) end
 
 	if not found then
 		if createsub then return nil end

@@ -302,7 +302,21 @@ def keepalive_conflict():
     return c, (b"0123456789").hex()
 
 
-CASES = [overlap, overlap_wrap, reuse_v6, keepalive_conflict, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
+def syn_data():
+    """TCP Fast Open: the SYN carries 10 bytes the server accepts (its SYN+ACK acks them),
+    then [10,20) and FINs."""
+    c = Conn()
+    c._add(Ether(src=CMAC, dst=SMAC) / c.cip(0) / TCP(sport=CP, dport=SP, seq=c.cisn, flags="S", window=65535) /
+           Raw(b"SYNDATA123"))
+    c._add(Ether(src=SMAC, dst=CMAC) / c.sip(1) /
+           TCP(sport=SP, dport=CP, seq=c.sisn, ack=c.cseq(10), flags="SA", window=65535))
+    c.client(10, b"abcdefghij")
+    c.server_ack(20)
+    c.close(20)
+    return c, (b"SYNDATA123abcdefghij").hex()
+
+
+CASES = [overlap, overlap_wrap, reuse_v6, keepalive_conflict, syn_data, overlap_span, overlap_in_order, partial_retrans, data_after_fin, retrans_conflict, one_byte, beyond_window, bad_checksum, rst_out_of_window, ooo_fin,
          queue_cap, seq_wrap]
 
 

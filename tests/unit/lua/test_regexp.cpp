@@ -312,6 +312,23 @@ TEST_F(RegexpTest, StreamedMatchesAtTheStartAndTheEndOfTheStream) {
   EXPECT_EQ(host_.prints, (Lines{"first GET 3", "last abc 9"})) << host_.all_logs();
 }
 
+TEST_F(RegexpTest, PlainIteratorOnAnOpenStreamIsNotAtItsEnd) {
+  // A plain rule's iterator runs out of bytes, but the stream goes on: no
+  // end-anchored match there; at the end of the stream there is one.
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local rem = require('regexp/pcre')\n"
+                     "local re = rem.re:compile('abc$')\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data, dir)\n"
+                     "  local s = re:match(data:pos('begin'), true)\n"
+                     "  print(s and s:asstring())\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  ASSERT_EQ(data(rt, f, "xabc"), Status::ok) << host_.all_logs();
+  pop_all(tcp::Dir::up);
+  ASSERT_EQ(data(rt, f, "zabc", tcp::Dir::up, true), Status::ok) << host_.all_logs();
+  EXPECT_EQ(host_.prints, (Lines{"nil", "abc"})) << host_.all_logs();
+}
+
 TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
   Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
                      "local rem = require('regexp/pcre')\n"
@@ -326,9 +343,28 @@ TEST_F(RegexpTest, ConnectionEndWhileWaitingReturnsNoMatch) {
   EXPECT_EQ(host_.prints, (Lines{"result nil"})) << host_.all_logs();
 }
 
+TEST_F(RegexpTest, StreamStatesAreBoundedByTheRuntimesConnections) {
+  // max_flows 8: 2 * 8 + kRxSpareSinks sinks may hold a stream state at once.
+  RuntimeConfig cfg;
+  cfg.max_flows = 8;
+  load("local rem = require('regexp/pcre')\n"
+       "local re = rem.re:compile('ab')\n"
+       "local keep = {}\n"
+       "local ok, err = pcall(function ()\n"
+       "  for i = 1, 400 do local s = re:get_sink(); s:feed('a'); keep[i] = s end\n"
+       "end)\n"
+       "print(#keep, ok, err)\n"
+       "keep = nil; collectgarbage()\n" // the states go back with the sinks
+       "local s = re:get_sink()\n"
+       "print(s:feed('a'), s:feed('b'))\n",
+       cfg);
+  EXPECT_EQ(host_.prints, (Lines{std::to_string(2 * 8 + kRxSpareSinks) + " false memory error: stream state slab exhausted",
+                                 "false true"}));
+}
+
 TEST_F(RegexpTest, CompileCApi) {
   char err[256];
-  hk_rx_ctx* ctx = hk_rx_ctx_new();
+  hk_rx_ctx* ctx = hk_rx_ctx_new(nullptr); // no runtime: kRxSpareSinks sinks
   EXPECT_EQ(hk_rx_compile(ctx, "a(", 2, 0, err, sizeof err), nullptr);
   EXPECT_NE(std::string(err).find("\"a(\""), std::string::npos) << err;
   hk_rx* rx = hk_rx_compile(ctx, "b+c", 3, 0, err, sizeof err);
