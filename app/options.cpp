@@ -96,7 +96,7 @@ std::string usage_text(const char* prog) {
          "                         bsd (default), linux, windows\n"
          "  --retransmit-conflict A  retransmitted bytes that differ from what was inspected:\n"
          "                         normalise (default: send the inspected bytes) or drop\n"
-         "  --stream-queue N       out-of-order segments queued per direction (default 64)\n"
+         "  --stream-queue N       out-of-order segments queued per direction (default 512)\n"
          "  --stream-queue-bytes N out-of-order bytes queued per direction (default 1048576)\n"
          "  --stream-held-bytes N  bytes held for rules (marks) per direction (default 1048576)\n"
          "  --stream-kept-bytes N  forwarded unacknowledged bytes kept per direction to check\n"
@@ -234,7 +234,7 @@ bool parse_command_line(int argc, char** argv, Invocation& inv, std::string& err
       std::string v;
       if (!need_value(v)) return false;
       const bool segs = opt == "--stream-queue";
-      const uint64_t max = segs ? 256 : (1u << 30);
+      const uint64_t max = segs ? 16384 : (1u << 30);
       const uint64_t min = segs ? 1 : (opt == "--stream-kept-bytes" ? 0 : 1);
       if (!parse_uint(v, max, u) || u < min) {
         err = opt + ": '" + v + "' is not a count from " + std::to_string(min) + " to " + std::to_string(max);

@@ -128,8 +128,10 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
   const uint32_t len = pm.payload_len;
   // A keep-alive probe's byte (seq = next - 1) is an old byte like any
   // retransmitted one: checked against what was inspected. Without a byte
-  // it carries nothing to check.
-  if ((flags & (tcp::tcp_flag::syn | tcp::tcp_flag::rst)) != 0 ||
+  // it carries nothing to check. Data on a SYN (TCP Fast Open) is stream
+  // data like any other, from the sequence number after the SYN's.
+  const bool syn = (flags & tcp::tcp_flag::syn) != 0;
+  if ((flags & tcp::tcp_flag::rst) != 0 || (syn && len == 0) ||
       (r.outcome == tcp::SegmentOutcome::keepalive && len == 0))
     return false;
   // Stream state comes with the first byte, or with a FIN when someone
@@ -170,7 +172,7 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
     return true;
   }
 
-  const tcp::Seq seq{pm.tcp_seq};
+  const tcp::Seq seq{pm.tcp_seq + (syn ? 1u : 0u)};
   const tcp::Seq receiver_acked = c.endpoint(tcp::opposite(d)).max_ack;
   const tcp::SeqOffsetMap& map = p->map[idx(d)];
   const bool modified = !map.empty();
@@ -304,14 +306,16 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
     c.flags |= tcp::conn_flag::translated;
   }
   const bool translated = c.has(tcp::conn_flag::translated);
-  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq &&
+  // A SYN's payload starts one after its sequence number.
+  const uint32_t syn = (pm.tcp_flags & tcp::tcp_flag::syn) != 0 ? 1u : 0u;
+  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq + syn &&
       is_own_payload(bytes, m, pm.payload_offset, pm.payload_len)) [[likely]] {
     if (translated) translate_headers(p, d, m, out_seq);
     out_.forward(m);
   } else {
     if (translated) translate_headers(p, d, m, out_seq); // ack and SACK of the template
     const uint32_t ack = net::meta(m).tcp_ack;
-    if (rebuild(m, out_seq.value(), ack, bytes)) out_.drop(m, DropReason::stream_replaced);
+    if (rebuild(m, out_seq.value() - syn, ack, bytes)) out_.drop(m, DropReason::stream_replaced);
     else out_.drop(m, DropReason::stream_refused);
   }
   s.keep(*spool_, bytes, out_seq);
@@ -499,7 +503,7 @@ std::unique_ptr<StreamDumpWriter> StreamDumpWriter::create(const std::string& di
 
 StreamDumpWriter::~StreamDumpWriter() = default;
 
-std::string StreamDumpWriter::path_of(const StreamConn& conn, Dir d) {
+std::string StreamDumpWriter::path_of(const StreamConn& conn, Dir d, bool* first) {
   auto it = open_.find(conn.uid);
   if (it == open_.end()) {
     // Client = the sender of the SYN (direction up).
@@ -526,6 +530,12 @@ std::string StreamDumpWriter::path_of(const StreamConn& conn, Dir d) {
     const uint32_t nth = ++used_[base];
     it = open_.emplace(conn.uid, Name{std::move(base), nth}).first;
   }
+  if (first != nullptr) {
+    // A file this run has not written yet is created afresh (a second run
+    // into the same directory replaces the files, it does not append).
+    *first = !it->second.begun[idx(d)];
+    it->second.begun[idx(d)] = true;
+  }
   std::string path = dir_;
   path += '/';
   path += it->second.base;
@@ -538,8 +548,9 @@ std::string StreamDumpWriter::path_of(const StreamConn& conn, Dir d) {
 }
 
 void StreamDumpWriter::on_data(const StreamConn& conn, Dir d, vbuffer::Iterator first, uint32_t n) {
-  const std::string path = path_of(conn, d);
-  FILE* f = std::fopen(path.c_str(), "ab");
+  bool fresh = false;
+  const std::string path = path_of(conn, d, &fresh);
+  FILE* f = std::fopen(path.c_str(), fresh ? "wb" : "ab");
   if (f == nullptr) {
     ++write_errors_;
     return;
@@ -569,8 +580,9 @@ void StreamDumpWriter::on_data(const StreamConn& conn, Dir d, vbuffer::Iterator 
 
 void StreamDumpWriter::on_end(const StreamConn& conn, Dir d) {
   // An empty stream still gets its (empty) file once it ended with a FIN.
-  const std::string path = path_of(conn, d);
-  if (FILE* f = std::fopen(path.c_str(), "ab")) std::fclose(f);
+  bool fresh = false;
+  const std::string path = path_of(conn, d, &fresh);
+  if (FILE* f = std::fopen(path.c_str(), fresh ? "wb" : "ab")) std::fclose(f);
   else ++write_errors_;
 }
 

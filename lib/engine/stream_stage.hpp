@@ -168,11 +168,12 @@ class StreamDumpWriter : public StreamListener {
 
  private:
   explicit StreamDumpWriter(std::string dir) : dir_(std::move(dir)) {}
-  std::string path_of(const StreamConn& conn, tcp::Dir d);
+  std::string path_of(const StreamConn& conn, tcp::Dir d, bool* first = nullptr);
   std::string dir_;
   struct Name {
     std::string base; // <client>_<port>-<server>_<port>
     uint32_t nth;     // 1 for the first connection on the four-tuple
+    bool begun[2] = {false, false}; // file created by this run (later writes append)
   };
   std::unordered_map<uint64_t, Name> open_;        // live connections' names
   std::unordered_map<std::string, uint32_t> used_; // four-tuple name -> connections seen on it

@@ -395,7 +395,8 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
       }
       tcp::Connection& c = conns_[ins.slot];
       c = tcp::Connection{};
-      tcp_.add(tcp::open(c, seg, now, cfg_.tcp));
+      const tcp::StepResult opened = tcp::open(c, seg, now, cfg_.tcp);
+      tcp_.add(opened);
       timers_->schedule(ins.slot, tcp::deadline(c, cfg_.tcp));
       if (lua_ && lua_->wants_flows()) {
         current_conn_ = &c;
@@ -409,6 +410,8 @@ TcpPipeline::Fate TcpPipeline::track(flow::FlowTable<Key>& table, const Key& key
           return refuse(DropReason::rule_dropped);
         }
       }
+      // Data on the opening SYN (TCP Fast Open) goes to the stream like any.
+      if (stage_ && seg.len != 0 && opened.forward && stage_->on_segment(c, tcp::Dir::up, m, opened)) return taken();
       return Fate{};
     }
     tcp::Connection& c = conns_[slot];

@@ -91,7 +91,7 @@ const char* stream_outcome_meaning(StreamOutcome o);
 struct StreamConfig {
   OverlapPolicy policy = OverlapPolicy::bsd;
   ConflictAction on_conflict = ConflictAction::normalise;
-  uint16_t max_queued_segments = 64;      // out-of-order pieces per direction
+  uint16_t max_queued_segments = 512;     // out-of-order pieces per direction (one loss on a fast flow queues a window)
   uint32_t max_queued_bytes = 1u << 20;   // out-of-order bytes per direction
   uint32_t max_held_bytes = 1u << 20;     // bytes held in the stream (marks) per direction
   uint32_t max_kept_bytes = 1u << 20;     // forwarded, unacknowledged bytes kept per direction for retransmission checks

@@ -57,6 +57,12 @@ PY
 for p in first bsd linux windows; do check "$p" 0; done
 check last 1
 
+# A second run into the same --dump-streams directory replaces the files.
+cp "$tmp/d/10.1.0.1_40000-10.1.0.2_80.up" "$tmp/once"
+"$bin" --pcap "$cap" --overlap-policy last --dump-streams "$tmp/d" --quiet >/dev/null 2>&1
+if cmp -s "$tmp/once" "$tmp/d/10.1.0.1_40000-10.1.0.2_80.up"; then echo "ok dump-rerun"
+else echo "FAIL a second run into the dump directory changed the file (appended?)"; fails=$((fails + 1)); fi
+
 # Patterns declared by a Lua rule (options.patterns): the rule runs on each
 # match only (nothing per data event), in the flow's context; its drop stops
 # the connection, so no later match is reported.
