@@ -145,7 +145,7 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     LuaStageConfig lc;
     lc.rule_files = cfg.rule_files;
     lc.lua_dir = cfg.lua_dir;
-    lc.flows = cfg.streams.connections;
+    lc.flows = std::max(cfg.streams.connections, cfg.flows_v4 + cfg.flows_v6); // every connection the tables hold
     lc.instruction_limit = cfg.instruction_limit;
     lc.pass_through = cfg.pass_through;
     lc.forge_pool = cfg.pool;
