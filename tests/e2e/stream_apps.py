@@ -135,7 +135,23 @@ def client_one(q, r, sport, a, sink, phase):
         if sport:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("", sport))
-        s.connect((a.connect, a.port))
+        # Reusing a fixed port: under loss the previous connection on this
+        # four-tuple may still be closing here (its last FIN/ACK being
+        # retransmitted): connect() then fails with EADDRNOTAVAIL until it is
+        # gone. Retry for a few seconds rather than call that a failure.
+        for attempt in range(50):
+            try:
+                s.connect((a.connect, a.port))
+                break
+            except OSError as e:
+                if e.errno != 99 or attempt == 49:
+                    raise
+                s.close()
+                time.sleep(0.1)
+                s = socket.socket(fam, socket.SOCK_STREAM)
+                s.settimeout(TIMEOUT)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("", sport))
         la, lp, ra, rp = tuple_of(s)
         rec.update(client=[la, lp], server=[ra, rp])
         data = HDR.pack(MAGIC, q, r) + payload("req-%d-%d-%d" % (q, r, sport), q)
