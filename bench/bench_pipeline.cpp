@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
     else if (a == "--sw-checksums") o.nic_checksums = false;
     else if (a == "--eal") o.eal = next();
     else {
-      std::fprintf(stderr, "usage: bench_pipeline [--conns N] [--segs K] [--payload B] [--reps R] [--sw-checksums] [--eal ARGS]\n");
+      std::fprintf(stderr, "usage: bench_pipeline [--conns N] [--segs K] [--payload B | --imix] [--reps R] [--sw-checksums]\n"
+                           "                      [--rules FILE]... [--patterns FILE] [--eal ARGS]\n");
       return 2;
     }
   }
@@ -213,6 +214,9 @@ int main(int argc, char** argv) {
   if (o.eal.empty()) {
     eal.push_back("--socket-mem");
     eal.push_back("3072");
+    // Hugepage files unlinked at once: a killed run leaves none behind to
+    // starve later runs of hugepages.
+    eal.push_back("--huge-unlink");
   }
   for (std::size_t p = 0, q; p < o.eal.size(); p = q + 1) {
     q = o.eal.find(' ', p);
