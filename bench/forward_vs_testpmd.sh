@@ -38,7 +38,7 @@ run_testpmd() {
 }
 
 run_haka() {
-  "$bin" "${eal[@]}" --file-prefix "bench-hk-$$" -- --duration "$secs" --stats-interval 1 --mbufs 16383 \
+  "$bin" "${eal[@]}" --file-prefix "bench-hk-$$" -- --forward-only --duration "$secs" --stats-interval 1 --mbufs 16383 \
     >"$out/hk.log" 2>&1 || { cat "$out/hk.log" >&2; echo 0; return; }
   # "stats: rx N pkts (X kpps, ...": every stats line is one period for all ports.
   sed -n 's/^stats: rx [0-9]* pkts (\([0-9.]*\) kpps.*/\1/p' "$out/hk.log" |
