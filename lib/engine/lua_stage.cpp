@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "engine/tcp_pipeline.hpp"
+#include "lua/regexp.hpp"
 #include "net/packet_meta.hpp"
 
 namespace haka::engine {
@@ -328,7 +329,11 @@ std::vector<CounterGroup> LuaStage::collect() const {
               {"packets_dropped", t_.packets_dropped},
               {"flows_dropped", t_.flows_dropped},
               {"flows_reset", t_.flows_reset}};
-  return {std::move(g)};
+  std::vector<CounterGroup> out{std::move(g)};
+  CounterGroup rx{"regexp", {}};
+  lua::regexp_counters(rt_.get()).for_each([&](const char* name, uint64_t v) { rx.values.emplace_back(name, v); });
+  out.push_back(std::move(rx));
+  return out;
 }
 
 } // namespace haka::engine

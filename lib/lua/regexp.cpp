@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <new>
 #include <span>
 #include <string>
@@ -40,8 +42,16 @@ struct hk_rx_ctx {
   std::size_t max_sinks = 0; // per class, before the byte budget
   hk_rx_sink* free_sinks = nullptr;
   uint32_t refs = 1;
+  const void* rt = nullptr; // the runtime whose VM made it (for its counters)
   ~hk_rx_ctx();
 };
+
+namespace {
+// Contexts by runtime, for regexp_counters(): registered at load, read by
+// the reports after the workers stopped (hence a lock, off the packet path).
+std::mutex g_ctx_lock;
+std::unordered_map<const void*, hk_rx_ctx*> g_ctx_by_rt;
+} // namespace
 
 /// A compiled Haka regexp: its database (block and stream mode) and the
 /// scanner of its size class.
@@ -77,7 +87,13 @@ namespace haka::lua {
 namespace {
 
 void release(hk_rx_ctx* ctx) {
-  if (--ctx->refs == 0) delete ctx;
+  if (--ctx->refs != 0) return;
+  {
+    std::lock_guard<std::mutex> g(g_ctx_lock);
+    auto it = g_ctx_by_rt.find(ctx->rt);
+    if (it != g_ctx_by_rt.end() && it->second == ctx) g_ctx_by_rt.erase(it);
+  }
+  delete ctx;
 }
 
 // The scanner for `db`'s stream states, ready for `db`; nullptr with `why`.
@@ -216,6 +232,11 @@ hk_rx_ctx* hk_rx_ctx_new(void* rt) {
   if (ctx == nullptr) return nullptr;
   const std::size_t flows = rt != nullptr ? static_cast<Runtime*>(rt)->config().max_flows : 0;
   ctx->max_sinks = 2 * flows + kRxSpareSinks;
+  ctx->rt = rt;
+  if (rt != nullptr) {
+    std::lock_guard<std::mutex> g(g_ctx_lock);
+    g_ctx_by_rt[rt] = ctx;
+  }
   return ctx;
 }
 
@@ -348,3 +369,17 @@ const char* hk_rx_message(int rc) {
 const char* hk_rx_cdef(void) { return HK_ABI_STR(HK_RX_DECLS); }
 
 } // extern "C"
+
+namespace haka::lua {
+
+match::MatchCounters regexp_counters(const Runtime* rt) {
+  match::MatchCounters sum;
+  std::lock_guard<std::mutex> g(g_ctx_lock);
+  auto it = g_ctx_by_rt.find(rt);
+  if (it == g_ctx_by_rt.end()) return sum;
+  for (const auto& s : it->second->scanners)
+    if (s) sum += s->counters();
+  return sum;
+}
+
+} // namespace haka::lua

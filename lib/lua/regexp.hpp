@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "lua/abi.hpp"
+#include "match/counters.hpp"
 
 #define HK_RX_DECLS                                                                               \
   typedef struct hk_rx hk_rx;                                                                     \
@@ -68,5 +69,10 @@ enum RxError : int {
 inline constexpr std::size_t kRxSpareSinks = 256;
 inline constexpr std::size_t kRxMinSinks = 16;
 inline constexpr std::size_t kRxClassBudget = std::size_t{64} << 20;
+
+class Runtime;
+/// What the regexp API of `rt`'s VM scanned and matched (zero when the rules
+/// use no regexp): for the reports, once the worker stopped.
+match::MatchCounters regexp_counters(const Runtime* rt);
 
 } // namespace haka::lua
