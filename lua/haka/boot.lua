@@ -293,7 +293,16 @@ end
 local tcp_events = tcp.events
 local tc_events = tcp_connection.events
 
+-- State-machine timeouts run on network time, before each event (Haka fired
+-- them when a later packet advanced the clock).
+local host_now = __haka_host_now
+local function timers()
+	local m = haka.state_machine
+	if m ~= nil then m.tick(host_now()) end
+end
+
 function D.tcp_packet(pslot, pgen, send)
+	timers()
 	local pkt = tcp.packet(pslot, pgen)
 	local ev = send and tcp_events.send_packet or tcp_events.receive_packet
 	return run_protected(ev, nil, pkt)
@@ -326,11 +335,13 @@ local function new_connection(fs, pkt)
 end
 
 function D.new_connection(fslot, fgen, pslot, pgen)
+	timers()
 	local fs = flow_state(fslot, fgen)
 	return protected(fs, new_connection, fs, tcp.packet(pslot, pgen))
 end
 
 function D.receive_packet(fslot, fgen, pslot, pgen, dir)
+	timers()
 	local fs = flow_state(fslot, fgen)
 	return run_protected(tc_events.receive_packet, fs, fs.flow, tcp.packet(pslot, pgen), DIR[dir])
 end
@@ -414,6 +425,7 @@ local function receive_data(fs, dir, avail, eof)
 end
 
 function D.receive_data(fslot, fgen, dir, avail, eof)
+	timers()
 	local fs = flow_state(fslot, fgen)
 	return protected(fs, receive_data, fs, dir, avail, eof)
 end
@@ -432,12 +444,14 @@ local function pattern_match(fs, id, b, e, dir)
 end
 
 function D.pattern_match(fslot, fgen, dir, id, b, e)
+	timers()
 	local fs = flow_state(fslot, fgen)
 	haka._current_state = fs
 	return finish(xpcall(pattern_match, handler, fs, id, b, e, dir))
 end
 
 function D.end_connection(fslot, fgen)
+	timers()
 	local fs = flow_state(fslot, fgen)
 	return run_protected(tc_events.end_connection, fs, fs.flow)
 end

@@ -1,7 +1,9 @@
 -- haka.state_machine: states with actions on events (HAKA_SEMANTICS.md §4).
 -- A definition function declares the state type, the states and their
 -- actions; instances run them for one owner (a dissector). Timeouts
--- (events.timeout) are accepted but never fire: no timer reaches Lua here.
+-- (events.timeout(sec)) run on network time, as Haka's did: armed when a
+-- state is entered, repeating, and fired when a later event brings the
+-- clock past them (M.tick, called by the dispatcher before every event).
 local M = {}
 
 local BUILTIN = { 'enter', 'leave', 'init', 'fail', 'finish' }
@@ -30,7 +32,7 @@ function State.on(self, a)
 			list = {}
 			self._actions[e._event] = list
 		end
-		list[#list + 1] = { when = a.when, execute = a.execute, jump = a.jump }
+		list[#list + 1] = { when = a.when, execute = a.execute, jump = a.jump, seconds = e.seconds }
 	end
 end
 
@@ -44,7 +46,11 @@ function M.new(name, def)
 	local events = setmetatable({}, {
 		__index = function (_, k)
 			if k == 'timeout' then
-				return function (sec) sm._events['timeout'] = true; return { _event = 'timeout', seconds = sec } end
+				return function (sec)
+					if type(sec) ~= 'number' or sec <= 0 then error("timeout needs a number of seconds", 2) end
+					sm._events['timeout'] = true
+					return { _event = 'timeout', seconds = sec }
+				end
 			end
 			return { _event = k }
 		end,
@@ -103,7 +109,35 @@ local function actions(self, state, event, ...)
 	return false
 end
 
+-- Armed instances (weak: a collected owner's machine goes with it) and the
+-- earliest deadline among them, so M.tick costs one compare until then.
+local armed = setmetatable({}, { __mode = 'k' })
+local next_due = math.huge
+local now = __haka_host_now or function () return 0 end
+
+-- Arms the timeouts of the state just entered (one per distinct value).
+local function arm(self)
+	self._timers = nil
+	local cur = self._current
+	local list = cur and cur._actions['timeout']
+	if list == nil then
+		armed[self] = nil
+		return
+	end
+	local t, at = {}, now()
+	for _, a in ipairs(list) do
+		if t[a.seconds] == nil then
+			t[a.seconds] = at + a.seconds
+			if at + a.seconds < next_due then next_due = at + a.seconds end
+		end
+	end
+	self._timers = t
+	armed[self] = true
+end
+
 local function finish(self)
+	armed[self] = nil
+	self._timers = nil
 	local cur = self._current
 	if cur == nil then return end
 	actions(self, cur, 'leave')
@@ -125,6 +159,7 @@ local function jump(self, to)
 	self._current = to
 	local _, redirect2 = actions(self, to, 'enter')
 	if redirect2 then return jump(self, redirect2) end
+	arm(self)
 end
 
 function Machine.instanciate(self, owner)
@@ -132,7 +167,10 @@ function Machine.instanciate(self, owner)
 	inst._current = self._initial
 	local _, redirect = actions(inst, inst._current, 'enter')
 	if redirect then jump(inst, redirect) end
-	if inst._current then actions(inst, inst._current, 'init') end
+	if inst._current then
+		arm(inst)
+		actions(inst, inst._current, 'init')
+	end
 	return inst
 end
 Machine.instantiate = Machine.instanciate
@@ -153,6 +191,52 @@ function Instance.update(self, ...)
 end
 
 function Instance.finish(self) finish(self) end
+
+-- Runs the timeouts due at network time `t`: for each armed instance, the
+-- current state's first eligible timeout action of each due value, then its
+-- jump; deadlines repeat. An error in one fails that machine (as Haka's
+-- C-driven actions: logged, fail action, finish), the others go on.
+function M.tick(t)
+	if t < next_due then return end
+	next_due = math.huge
+	local due = {}
+	for inst in pairs(armed) do due[#due + 1] = inst end
+	for _, inst in ipairs(due) do
+		local timers = inst._timers
+		if timers ~= nil and not inst._finished then
+			local fire = {}
+			for sec, at in pairs(timers) do
+				if at <= t then
+					fire[#fire + 1] = sec
+					timers[sec] = at + sec * (math.floor((t - at) / sec) + 1)
+				end
+			end
+			table.sort(fire)
+			for _, sec in ipairs(fire) do
+				if inst._timers ~= timers or inst._finished then break end -- a jump re-armed or ended it
+				local ok, err = pcall(function ()
+					for _, a in ipairs(inst._current._actions['timeout']) do
+						if a.seconds == sec and (a.when == nil or a.when(inst._owner)) then
+							if a.execute then a.execute(inst._owner) end
+							if a.jump then jump(inst, a.jump) end
+							return
+						end
+					end
+				end)
+				if not ok then
+					__haka_host_log(3, 'state machine', tostring(err))
+					if inst._current then actions(inst, inst._current, 'fail') end
+					finish(inst)
+				end
+			end
+		end
+		if inst._timers ~= nil and not inst._finished then
+			for _, at in pairs(inst._timers) do
+				if at < next_due then next_due = at end
+			end
+		end
+	end
+end
 
 haka.state_machine = M
 return M

@@ -456,3 +456,44 @@ TEST_F(NextDissectorTest, ErrorInADissectorActionNamesTheRuleLine) {
 
 } // namespace
 } // namespace haka::lua::test
+
+namespace haka::lua::test {
+namespace {
+
+class TimerTest : public StreamTest {};
+
+TEST_F(TimerTest, StateMachineTimeoutsRunOnNetworkTime) {
+  Runtime& rt = load(
+      "local sm = haka.state_machine.new('t', function ()\n"
+      "  state_type{ events = { 'go' } }\n"
+      "  waiting = state(); done = state()\n"
+      "  waiting:on{ event = events.timeout(5), execute = function (o) o.n = o.n + 1; print('tick', o.n) end }\n"
+      "  waiting:on{ event = events.timeout(12), jump = done }\n"
+      "  done:on{ event = events.enter, execute = function () print('done') end }\n"
+      "  done:on{ event = events.timeout(1), execute = function () error('boom') end }\n"
+      "  done:on{ event = events.fail, execute = function () print('failed') end }\n"
+      "  initial(waiting)\n"
+      "end)\n"
+      "haka.rule{ on = haka.dissectors.tcp_connection.events.new_connection,\n"
+      "  eval = function (flow) M = sm:instanciate({ n = 0 }) end }\n"
+      "haka.rule{ on = haka.dissectors.tcp_connection.events.receive_packet, eval = function () end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  EXPECT_EQ(rt.on_new_connection(f, PacketRef{packet(0x02), true}), Status::ok);
+  const uint64_t s = 1'000'000'000ull;
+  const uint64_t t0 = host_.now;
+  for (uint64_t at : {1ull, 4ull, 6ull, 11ull, 12ull, 14ull}) {
+    host_.now = t0 + at * s;
+    EXPECT_EQ(rt.on_receive_packet(f, PacketRef{packet(0x10), true}, tcp::Dir::up), Status::ok) << host_.all_logs();
+  }
+  // 5 s fired at 6 and 11 (repeating), 12 s jumped to done, whose 1 s
+  // timeout raised at 14: logged, the machine failed and finished.
+  ASSERT_EQ(host_.prints.size(), 4u) << host_.all_logs();
+  EXPECT_EQ(host_.prints[0], "tick 1");
+  EXPECT_EQ(host_.prints[1], "tick 2");
+  EXPECT_EQ(host_.prints[2], "done");
+  EXPECT_EQ(host_.prints[3], "failed");
+  EXPECT_NE(host_.all_logs().find("boom"), std::string::npos) << host_.all_logs();
+}
+
+} // namespace
+} // namespace haka::lua::test
