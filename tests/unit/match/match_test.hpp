@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,14 @@
 #include "match/translate.hpp"
 
 namespace haka::match::test {
+
+/// Concatenates pieces (GCC 12 -O3 reports a false -Wrestrict on
+/// `"literal" + std::string` in some loops; appending avoids it).
+inline std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string s;
+  for (std::string_view p : parts) s.append(p);
+  return s;
+}
 
 inline std::span<const uint8_t> bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

@@ -72,7 +72,7 @@ TEST(Database, PatternRefusedForStartOfMatchIsCompiledWithout) {
 
   // Its matches report begin = start of the scanned data, a lower bound.
   auto sc = test::scanner_for(*db);
-  const std::string data = "zz" + std::string("bababac") + std::string(100, '.') + "d xyz";
+  const std::string data = test::cat({"zz", "bababac", std::string(100, '.'), "d xyz"});
   test::Recorder rec;
   EXPECT_EQ(scan_block(*db, *sc, bytes(data), rec), ScanStatus::ok);
   ASSERT_EQ(rec.seen.size(), 2u);
@@ -87,7 +87,7 @@ TEST(Database, PatternRefusedForStartOfMatchIsCompiledWithout) {
 
 TEST(Database, SeveralStartOfMatchRefusalsAmongManyPatterns) {
   std::vector<Pattern> patterns;
-  for (uint32_t i = 0; i < 300; ++i) patterns.push_back({"lit" + std::to_string(i) + "eral", 0, i});
+  for (uint32_t i = 0; i < 300; ++i) patterns.push_back({test::cat({"lit", std::to_string(i), "eral"}), 0, i});
   const std::vector<std::string> refused = {"(a|b)*c.{100}d", "[a-f]*q.{200}", "(a|b|c)+.{64}z"};
   for (uint32_t k = 0; k < refused.size(); ++k) patterns.insert(patterns.begin() + 100 * k, {refused[k], 0, 1000 + k});
   patterns.push_back({"x.*y.{300}z", 0, 2000}); // SOM accepted
@@ -134,11 +134,11 @@ TEST(Database, ModesWidthsAndIds) {
 TEST(Database, SharedReadOnlyByWorkersWithTheirOwnScratch) {
   CompileError error;
   std::vector<Pattern> patterns;
-  for (uint32_t i = 0; i < 50; ++i) patterns.push_back({"needle" + std::to_string(i) + "x", 0, i});
+  for (uint32_t i = 0; i < 50; ++i) patterns.push_back({test::cat({"needle", std::to_string(i), "x"}), 0, i});
   std::shared_ptr<const Database> db = Database::compile(patterns, {}, error);
   ASSERT_NE(db, nullptr);
   std::string hay;
-  for (int i = 0; i < 2000; ++i) hay += "filler needle" + std::to_string(i % 50) + "x ";
+  for (int i = 0; i < 2000; ++i) hay += test::cat({"filler needle", std::to_string(i % 50), "x "});
   std::vector<uint64_t> counts(4);
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
@@ -177,7 +177,7 @@ TEST(Scratch, ReserveCloneAndMove) {
 TEST(Scratch, ScannerRefusesADatabaseWhoseStreamsDoNotFitItsSlots) {
   auto small = test::regexp("abc");
   std::vector<Pattern> many;
-  for (uint32_t i = 0; i < 50; ++i) many.push_back({"p" + std::to_string(i) + "[a-z]{3,90}.*q", 0, i});
+  for (uint32_t i = 0; i < 50; ++i) many.push_back({test::cat({"p", std::to_string(i), "[a-z]{3,90}.*q"}), 0, i});
   CompileError error;
   auto big = Database::compile(many, {}, error);
   ASSERT_NE(big, nullptr) << error.describe();

@@ -100,7 +100,7 @@ TEST(StreamScanner, ByteByByteOverALongStream) {
 
 TEST(StreamScanner, ManyPatternsEachFoundOnceAtItsOffset) {
   std::vector<Pattern> patterns;
-  for (uint32_t i = 0; i < 1000; ++i) patterns.push_back({"sig" + std::to_string(i * 7919 % 100000) + "!", 0, 5000 + i});
+  for (uint32_t i = 0; i < 1000; ++i) patterns.push_back({test::cat({"sig", std::to_string(i * 7919 % 100000), "!"}), 0, 5000 + i});
   patterns.push_back({"evil[0-9]{3}%.exe", flag::case_insensitive, 9999});
   CompileError error;
   DatabaseOptions o;
@@ -342,7 +342,7 @@ TEST(StreamScanner, ScanFromInsideACallbackWithTheSameScratchIsAnError) {
 TEST(Scanner, OneScannerServesSeveralDatabases) {
   // The engine's pattern list and a rule's regexp on one worker.
   std::vector<Pattern> list;
-  for (uint32_t i = 0; i < 100; ++i) list.push_back({"evil" + std::to_string(i) + "[0-9]{2}x", 0, i});
+  for (uint32_t i = 0; i < 100; ++i) list.push_back({test::cat({"evil", std::to_string(i), "[0-9]{2}x"}), 0, i});
   CompileError error;
   DatabaseOptions o;
   o.block = false;
