@@ -145,4 +145,44 @@ protected:
   std::vector<rte_mbuf*> mbufs_;
 };
 
+inline constexpr uint8_t kAck = 0x10, kPsh = 0x08;
+
+/// A runtime with one vbuffer stream per direction: pushes segments and
+/// dispatches receive_data as the engine does, pops what leaves.
+class StreamTest : public LuaTest {
+protected:
+  void SetUp() override {
+    LuaTest::SetUp();
+    stream_[0].init(*pool_);
+    stream_[1].init(*pool_);
+  }
+  void TearDown() override {
+    stream_[0].clear();
+    stream_[1].clear();
+    LuaTest::TearDown();
+  }
+  /// Pushes a segment carrying `text` on `dir` and dispatches receive_data.
+  Status data(Runtime& rt, FlowRef f, const std::string& text, tcp::Dir dir = tcp::Dir::up, bool eof = false) {
+    rte_mbuf* m = packet(kAck | kPsh, text);
+    vbuffer::Iterator cur;
+    auto& s = stream_[static_cast<int>(dir)];
+    EXPECT_EQ(s.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur), vbuffer::Error::ok);
+    if (eof) s.finish();
+    return rt.on_receive_data(f, dir, s, cur, eof);
+  }
+  /// Pops every push of `dir` and returns the bytes that would leave.
+  std::string pop_all(tcp::Dir dir) {
+    std::string out;
+    vbuffer::Popped p;
+    while (stream_[static_cast<int>(dir)].pop(p) == vbuffer::Error::ok) {
+      std::string s(p.bytes.size(), '\0');
+      p.bytes.copy_to(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
+      out += s;
+      p.bytes.release();
+    }
+    return out;
+  }
+  vbuffer::Stream stream_[2];
+};
+
 } // namespace haka::lua::test

@@ -10,47 +10,13 @@
 namespace haka::lua::test {
 namespace {
 
-constexpr uint8_t kAck = 0x10, kPsh = 0x08;
-
-class RegexpTest : public LuaTest {
+class RegexpTest : public StreamTest {
 protected:
-  void SetUp() override {
-    LuaTest::SetUp();
-    stream_[0].init(*pool_);
-    stream_[1].init(*pool_);
-  }
-  void TearDown() override {
-    stream_[0].clear();
-    stream_[1].clear();
-    LuaTest::TearDown();
-  }
   /// Runs `body` at load and returns what it printed.
   std::vector<std::string> run(const std::string& body) {
     load("local rem = require('regexp/pcre')\n" + body);
     return host_.prints;
   }
-  /// Pushes a segment carrying `text` on `dir` and dispatches receive_data.
-  Status data(Runtime& rt, FlowRef f, const std::string& text, tcp::Dir dir = tcp::Dir::up, bool eof = false) {
-    rte_mbuf* m = packet(kAck | kPsh, text);
-    vbuffer::Iterator cur;
-    auto& s = stream_[static_cast<int>(dir)];
-    EXPECT_EQ(s.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur), vbuffer::Error::ok);
-    if (eof) s.finish();
-    return rt.on_receive_data(f, dir, s, cur, eof);
-  }
-  /// Pops every push of `dir` and returns the bytes that leave.
-  std::string pop_all(tcp::Dir dir) {
-    std::string out;
-    vbuffer::Popped p;
-    while (stream_[static_cast<int>(dir)].pop(p) == vbuffer::Error::ok) {
-      std::string s(p.bytes.size(), '\0');
-      p.bytes.copy_to(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
-      out += s;
-      p.bytes.release();
-    }
-    return out;
-  }
-  vbuffer::Stream stream_[2];
 };
 
 using Lines = std::vector<std::string>;
