@@ -41,6 +41,17 @@ expect 2 "--pcap-reader: 'mmap' is not" -- --pcap "$good" --pcap-reader mmap
 expect 2 '--quiet takes no value' -- --pcap "$good" --quiet=yes
 expect 2 '--duration is for live mode' -- --pcap "$good" --duration 3
 expect 2 "--rules: cannot read" -- --pcap "$good" --rules "$tmp/none.lua"
+expect 2 "--overlap-policy: 'solaris' is not first, last, bsd, linux or windows" -- --pcap "$good" --overlap-policy solaris
+expect 2 "--retransmit-conflict: 'keep' is not 'normalise' or 'drop'" -- --pcap "$good" --retransmit-conflict keep
+expect 2 "--stream-queue: '0' is not a count from 1 to 16384" -- --pcap "$good" --stream-queue 0
+expect 2 "--stream-kept-bytes: 'lots' is not a count" -- --pcap "$good" --stream-kept-bytes lots
+expect 2 '--dump-streams needs stream reassembly' -- --pcap "$good" --dump-streams "$tmp/d" --no-reassembly
+expect 2 '--rules needs tracking and stream reassembly' -- --pcap "$good" --rules "$good" --forward-only
+expect 2 "--patterns: cannot read '$tmp/none.txt'" -- --pcap "$good" --patterns "$tmp/none.txt"
+printf 'local x = \n' >"$tmp/syntax.lua"
+expect 1 'syntax.lua:' -- --pcap "$good" --rules "$tmp/syntax.lua"
+mkdir -p "$tmp/ro" && : >"$tmp/ro/file"
+expect 1 "$tmp/ro/file is not a directory" -- --pcap "$good" --dump-streams "$tmp/ro/file"
 
 printf 'not a capture at all, just some text\n' >"$tmp/text.pcap"
 expect 1 'not a capture libpcap can read' -- --pcap "$tmp/text.pcap"
