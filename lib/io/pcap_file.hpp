@@ -63,6 +63,8 @@ class PcapReader {
   uint16_t read_mapped(rte_mbuf** pkts, uint16_t n);
   uint16_t read_libpcap(rte_mbuf** pkts, uint16_t n);
   bool attach_record(rte_mbuf* head, uint64_t rec_off, uint32_t caplen);
+  void settle_refs();
+  void populate_ahead();
 
   rte_mempool* pool_ = nullptr;
   CaptureFormat format_;
@@ -78,6 +80,11 @@ class PcapReader {
   uint64_t map_size_ = 0;
   uint64_t cursor_ = 0;  // offset of the next record header
   bool swapped_ = false; // file written on a host of the other byte order
+  bool iova_va_ = false;
+  bool populate_ok_ = true;
+  uint64_t populated_ = 0;       // the mapping is in our page tables up to here
+  uint64_t pending_group_ = 0;   // group whose refcount owes pending_refs_
+  uint16_t pending_refs_ = 0;
   // One shared-info block per group of records: the ext-buffer refcount of a
   // group stays far below its 16-bit limit whatever the pool size.
   struct ExtGroup;

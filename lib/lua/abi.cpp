@@ -434,6 +434,11 @@ int hk_iter_restore(void* rt, hk_iter* b, uint32_t slot, uint32_t gen, int clone
   return code(e);
 }
 
+// The host's network time in seconds: an FFI call, so the dispatcher's
+// traces read the clock without leaving compiled code (Host::now_ns must not
+// re-enter Lua).
+double hk_host_now(void* rt) { return static_cast<double>(rt_of(rt).host().now_ns()) / 1e9; }
+
 } // extern "C"
 
 const hk_api kApi = {
@@ -485,6 +490,7 @@ const hk_api kApi = {
     hk_iter_restore,
     hk_pkt_addr,
     hk_data_sub,
+    hk_host_now,
 };
 
 } // namespace

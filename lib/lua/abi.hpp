@@ -66,6 +66,7 @@
     int (*iter_restore)(void* rt, hk_iter* ref, uint32_t buf_slot, uint32_t buf_gen, int clone);         \
     int (*pkt_addr)(void* rt, uint32_t slot, uint32_t gen, int dst, uint8_t* out, int* len);             \
     int (*data_sub)(void* rt, size_t len, hk_sub* out);                                                 \
+    double (*host_now)(void* rt);                                                                       \
   } hk_api;
 
 #define HK_ABI_STR2(...) #__VA_ARGS__

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include <lua.hpp>
 
@@ -390,6 +391,25 @@ bool Runtime::boot(std::string& err) {
     return false;
   }
   ref_dispatch_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+  static constexpr const char* kFnNames[] = {"tcp_packet",    "new_connection", "receive_packet", "receive_data",
+                                             "end_connection", "pattern_match", "close_flow",     "apply_policy"};
+  static_assert(std::size(kFnNames) == static_cast<std::size_t>(Fn::count));
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);
+  for (std::size_t i = 0; i < std::size(kFnNames); ++i) {
+    lua_getfield(L_, -1, kFnNames[i]);
+    if (!lua_isfunction(L_, -1)) {
+      err = std::string("haka/boot.lua has no dispatch function ") + kFnNames[i];
+      return false;
+    }
+    ref_fn_[i] = luaL_ref(L_, LUA_REGISTRYINDEX);
+  }
+  lua_getfield(L_, -1, "handler");
+  ref_handler_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+  lua_getfield(L_, -1, "abort");
+  ref_abort_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+  lua_getfield(L_, -1, "haka");
+  ref_haka_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+  lua_settop(L_, 0);
   // Rule loops run interpreted (unless jit_rules), under the count hook.
   if (tick_limit_ != 0) lua_sethook(L_, count_hook, LUA_MASKCOUNT, kHookEvery);
   return true;
@@ -433,24 +453,48 @@ void Runtime::loop_tick(lua_State* L) {
              static_cast<unsigned long long>(cfg_.instruction_limit));
 }
 
-Status Runtime::call(int fn_index, int nargs) {
-  // Stack: dispatch table, function, nargs arguments. The Lua side returns
-  // (true) or (false, message).
+int Runtime::push_fn(Fn f) {
+  const int base = lua_gettop(L_);
+  if (depth_ > 0) {
+    // Nested (a host callback re-entering): the outer dispatch's flow state,
+    // put back by call() whether this one returns or raises.
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_haka_);
+    lua_getfield(L_, -1, "_current_state");
+    lua_remove(L_, -2);
+  }
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_handler_);
+  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_fn_[static_cast<int>(f)]);
+  return base;
+}
+
+Status Runtime::call(Fn f, int base, int nargs) {
+  // Stack from base + 1: [outer state if nested], handler, function, nargs
+  // arguments. The event dispatchers run under `handler` and return true; the
+  // others protect themselves and return (true) or (false, message).
+  const bool dispatcher = f < Fn::pattern_match;
+  const int fn_index = lua_gettop(L_) - nargs;
   ++counters_.calls;
   // A nested dispatch (a host callback re-entering) counts towards the
   // budget of the outer one.
-  if (depth_++ == 0) {
+  const bool nested = depth_++ > 0;
+  if (!nested) {
     ticks_ = 0;
     loop_ticks_ = 0;
     limit_hit_ = false;
   }
   Status st = Status::ok;
-  const int rc = lua_pcall(L_, nargs, 2, 0);
+  const int rc = lua_pcall(L_, nargs, 2, dispatcher ? fn_index - 1 : 0);
   --depth_;
   if (rc != 0) {
-    // An error outside the per-listener protection (the API itself).
-    host_.log(LogLevel::error, "lua", lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "error");
-    st = Status::error;
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_abort_);
+    const bool aborted = dispatcher && lua_rawequal(L_, -1, -2) != 0;
+    lua_pop(L_, 1);
+    if (!aborted) {
+      // A rule's error (positioned by the handler), or for the others an
+      // error outside their own protection (the API itself).
+      host_.log(LogLevel::error, "lua", lua_tostring(L_, -1) != nullptr ? lua_tostring(L_, -1) : "error");
+      st = dispatcher && limit_hit_ ? Status::limit : Status::error;
+    }
   } else if (!lua_toboolean(L_, -2)) {
     const char* msg = lua_tostring(L_, -1);
     host_.log(LogLevel::error, "lua", msg != nullptr ? msg : "error");
@@ -458,7 +502,12 @@ Status Runtime::call(int fn_index, int nargs) {
   }
   if (st == Status::error) ++counters_.errors;
   if (st == Status::limit) ++counters_.limits;
-  lua_settop(L_, fn_index - 2);
+  if (nested) {
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_haka_);
+    lua_pushvalue(L_, base + 1);
+    lua_setfield(L_, -2, "_current_state");
+  }
+  lua_settop(L_, base);
   return st;
 }
 
@@ -544,11 +593,10 @@ FlowRef Runtime::open_flow(const FlowInfo& info, void* cookie) {
   return FlowRef{i, s.gen};
 }
 
-// Dispatch functions of haka/boot.lua are called as dispatch[name](...).
-#define HK_PUSH_FN(name)                               \
-  lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_dispatch_);   \
-  lua_getfield(L_, -1, name);                          \
-  const int fn_index = lua_gettop(L_)
+// Dispatch functions of haka/boot.lua, by registry reference.
+#define HK_PUSH_FN(name)          \
+  constexpr Fn fn = Fn::name; \
+  const int base = push_fn(fn)
 
 Status Runtime::close_flow(FlowRef f, vbuffer::Stream* up, vbuffer::Stream* down) {
   if (!valid(f)) {
@@ -558,11 +606,11 @@ Status Runtime::close_flow(FlowRef f, vbuffer::Stream* up, vbuffer::Stream* down
   FlowSlot& s = flows_[f.index];
   Status st = Status::ok;
   if (s.lua_state) {
-    HK_PUSH_FN("close_flow");
+    HK_PUSH_FN(close_flow);
     lua_pushinteger(L_, f.index);
     lua_pushinteger(L_, f.gen);
     lua_pushboolean(L_, up != nullptr || down != nullptr);
-    st = call(fn_index, 3);
+    st = call(fn, base, 3);
   }
   s.live = false;
   s.cookie = nullptr;
@@ -575,12 +623,12 @@ Status Runtime::close_flow(FlowRef f, vbuffer::Stream* up, vbuffer::Stream* down
 
 Status Runtime::on_tcp_packet(PacketRef pkt, bool send) {
   if (!can_lend()) return Status::error;
-  HK_PUSH_FN("tcp_packet");
+  HK_PUSH_FN(tcp_packet);
   uint32_t p = lend(pkt);
   lua_pushinteger(L_, p);
   lua_pushinteger(L_, packets_[p].gen);
   lua_pushboolean(L_, send);
-  Status st = call(fn_index, 3);
+  Status st = call(fn, base, 3);
   take_back(p);
   return st;
 }
@@ -592,13 +640,13 @@ Status Runtime::on_new_connection(FlowRef f, PacketRef pkt) {
     return Status::error;
   }
   flows_[f.index].lua_state = true;
-  HK_PUSH_FN("new_connection");
+  HK_PUSH_FN(new_connection);
   uint32_t p = lend(pkt);
   lua_pushinteger(L_, f.index);
   lua_pushinteger(L_, f.gen);
   lua_pushinteger(L_, p);
   lua_pushinteger(L_, packets_[p].gen);
-  Status st = call(fn_index, 4);
+  Status st = call(fn, base, 4);
   take_back(p);
   return st;
 }
@@ -610,14 +658,14 @@ Status Runtime::on_receive_packet(FlowRef f, PacketRef pkt, tcp::Dir dir) {
     return Status::error;
   }
   flows_[f.index].lua_state = true;
-  HK_PUSH_FN("receive_packet");
+  HK_PUSH_FN(receive_packet);
   uint32_t p = lend(pkt);
   lua_pushinteger(L_, f.index);
   lua_pushinteger(L_, f.gen);
   lua_pushinteger(L_, p);
   lua_pushinteger(L_, packets_[p].gen);
   lua_pushinteger(L_, static_cast<int>(dir));
-  Status st = call(fn_index, 5);
+  Status st = call(fn, base, 5);
   take_back(p);
   return st;
 }
@@ -635,13 +683,13 @@ Status Runtime::on_receive_data(FlowRef f, tcp::Dir dir, vbuffer::Stream&, const
   if (avail == 0 && (!end_of_stream || !has_streamed_)) return Status::ok;
   flows_[f.index].lua_state = true;
   set_current(current);
-  HK_PUSH_FN("receive_data");
+  HK_PUSH_FN(receive_data);
   lua_pushinteger(L_, f.index);
   lua_pushinteger(L_, f.gen);
   lua_pushinteger(L_, static_cast<int>(dir));
   lua_pushinteger(L_, static_cast<lua_Integer>(avail));
   lua_pushboolean(L_, end_of_stream);
-  Status st = call(fn_index, 5);
+  Status st = call(fn, base, 5);
   clear_current();
   return st;
 }
@@ -680,14 +728,14 @@ Status Runtime::on_pattern_match(FlowRef f, tcp::Dir dir, uint32_t id, uint64_t 
     return Status::error;
   }
   flows_[f.index].lua_state = true;
-  HK_PUSH_FN("pattern_match");
+  HK_PUSH_FN(pattern_match);
   lua_pushinteger(L_, f.index);
   lua_pushinteger(L_, f.gen);
   lua_pushinteger(L_, static_cast<int>(dir));
   lua_pushinteger(L_, id);
   lua_pushnumber(L_, static_cast<lua_Number>(begin));
   lua_pushnumber(L_, static_cast<lua_Number>(end));
-  return call(fn_index, 6);
+  return call(fn, base, 6);
 }
 
 Status Runtime::on_end_connection(FlowRef f) {
@@ -696,20 +744,20 @@ Status Runtime::on_end_connection(FlowRef f) {
     return Status::error;
   }
   flows_[f.index].lua_state = true;
-  HK_PUSH_FN("end_connection");
+  HK_PUSH_FN(end_connection);
   lua_pushinteger(L_, f.index);
   lua_pushinteger(L_, f.gen);
-  return call(fn_index, 2);
+  return call(fn, base, 2);
 }
 
 PolicyVerdict Runtime::apply_policy(tcp::Policy which, PacketRef pkt) {
   if (!can_lend()) return PolicyVerdict::drop;
-  HK_PUSH_FN("apply_policy");
+  HK_PUSH_FN(apply_policy);
   uint32_t p = lend(pkt);
   lua_pushinteger(L_, static_cast<int>(which));
   lua_pushinteger(L_, p);
   lua_pushinteger(L_, packets_[p].gen);
-  Status st = call(fn_index, 3);
+  Status st = call(fn, base, 3);
   bool dropped = packets_[p].dropped;
   take_back(p);
   // A policy that fails to run leaves the packet to the safe side.

@@ -244,8 +244,18 @@ private:
   Runtime(const RuntimeConfig& cfg, Host& host);
   bool boot(std::string& err);
   bool load_rule(const std::string& path, std::string& err);
-  /// Calls the Lua dispatch function `ref` with `nargs` integer arguments on the stack.
-  Status call(int ref, int nargs);
+  /// Dispatch functions of haka/boot.lua, referenced once at boot (no lookup by name per call).
+  /// The first five are the event dispatchers, called with D.handler as lua_pcall's error function.
+  enum class Fn : uint8_t {
+    tcp_packet, new_connection, receive_packet, receive_data, end_connection, // event dispatchers
+    pattern_match, close_flow, apply_policy,                                  // protected on the Lua side
+    count
+  };
+  /// Pushes what call() needs for `f` (the outer flow state when nested, the
+  /// error handler, the function); returns the stack top before them.
+  int push_fn(Fn f);
+  /// Calls the function pushed by push_fn(f) (stack top `base` before it) with `nargs` arguments.
+  Status call(Fn f, int base, int nargs);
   void set_current(const vbuffer::Iterator& it) { current_ = &it; }
   void clear_current() { current_ = nullptr; }
   bool can_lend();
@@ -259,9 +269,10 @@ private:
   uint32_t mask_ = 0;
   bool has_streamed_ = false;
   int ref_dispatch_ = -2; // LUA_NOREF
-  int ref_policy_ = -2;
-  int ref_close_ = -2;
-  int ref_data_ = -2;
+  int ref_fn_[static_cast<int>(Fn::count)] = {};
+  int ref_handler_ = -2; // D.handler: error function of the event dispatchers
+  int ref_abort_ = -2;   // haka.ABORT: the error value of haka.abort() (not an error)
+  int ref_haka_ = -2;    // the haka table (its _current_state, restored after a nested dispatch)
 
   static constexpr uint32_t kPacketSlots = 16; // nested lends are few: one per dispatch
   PacketSlot packets_[kPacketSlots];

@@ -27,6 +27,9 @@ function M.fail(rc)
 	error(ffi.string(api.error_message(rc)), 0)
 end
 
+-- The host's network time in seconds (state machine timeouts).
+function M.now() return api.host_now(M.rt) end
+
 -- Scratch outputs reused by every call (one VM per worker, no threads).
 M.i64 = ffi.new('int64_t[1]')
 M.size = ffi.new('size_t[1]')

@@ -1,6 +1,12 @@
 -- Loaded first by lib/lua's Runtime: module paths, the haka API, rule
 -- loading, and the dispatch functions the runtime calls for each event.
 -- Every dispatch function returns true, or false and a "file:line: message".
+-- The event dispatchers (tcp_packet, new_connection, receive_packet,
+-- receive_data, end_connection) are called by the runtime under lua_pcall
+-- with D.handler as the error function instead: they simply return true, an
+-- error reaches the runtime already positioned, and haka.abort() arrives as
+-- D.abort. No Lua-side xpcall frame then sits under the listeners (a trace
+-- cannot return into one), so the dispatch path stays JIT-compiled.
 local lua_dir = __haka_lua_dir
 local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
 package.path = lua_dir .. '/?.lua;' .. lua_dir .. '/?/init.lua;' .. package.path
@@ -49,6 +55,8 @@ local function handler(msg)
 	return msg
 end
 D.handler = handler
+D.abort = ABORT
+D.haka = haka -- the runtime restores haka._current_state after a nested dispatch
 
 -- Rule files and the modules they require from their folders get the loop
 -- guard below unless jit_rules: the instruction-count hook does not run
@@ -267,12 +275,32 @@ local function finish(ok, err)
 	return false, err
 end
 
--- Runs an event's plain listeners in order; stops once the flow is dropped.
-local function run(ev, fs, ...)
-	local ls = ev.listeners
-	for i = 1, #ls do
-		invoke(ls[i].eval, ...)
-		if fs ~= nil and fs.dropped then return end
+-- Run an event's plain listeners `ls` in order, stopping once the flow `fs`
+-- is dropped, one function per arity (a vararg call cannot be stitched
+-- around the C frame of `invoke`); a lone listener needs no loop (a loop
+-- left after one turn aborts its own traces and, once blacklisted, every
+-- trace through it).
+local function run1(ls, a)
+	local n = #ls
+	if n == 1 then invoke(ls[1].eval, a) return end
+	for i = 1, n do invoke(ls[i].eval, a) end
+end
+
+local function run_flow1(ls, fs, a)
+	local n = #ls
+	if n == 1 then invoke(ls[1].eval, a) return end
+	for i = 1, n do
+		invoke(ls[i].eval, a)
+		if fs.dropped then return end
+	end
+end
+
+local function run_flow3(ls, fs, a, b, c)
+	local n = #ls
+	if n == 1 then invoke(ls[1].eval, a, b, c) return end
+	for i = 1, n do
+		invoke(ls[i].eval, a, b, c)
+		if fs.dropped then return end
 	end
 end
 
@@ -286,26 +314,26 @@ local function protected(fs, f, ...)
 	return finish(ok, err)
 end
 
-local function run_protected(ev, fs, ...)
-	return protected(fs, run, ev, fs, ...)
-end
-
 local tcp_events = tcp.events
 local tc_events = tcp_connection.events
 
 -- State-machine timeouts run on network time, before each event (Haka fired
 -- them when a later packet advanced the clock).
-local host_now = __haka_host_now
+-- Nothing armed: no clock read, no call (M.tick would return at once).
+local host_now = abi.now
+local huge = math.huge
 local function timers()
 	local m = haka.state_machine
-	if m ~= nil then m.tick(host_now()) end
+	if m ~= nil and m.next_due() ~= huge then m.tick(host_now()) end
 end
 
 function D.tcp_packet(pslot, pgen, send)
 	timers()
 	local pkt = tcp.packet(pslot, pgen)
 	local ev = send and tcp_events.send_packet or tcp_events.receive_packet
-	return run_protected(ev, nil, pkt)
+	haka._current_state = nil
+	run1(ev.listeners, pkt)
+	return true
 end
 
 local function new_connection(fs, pkt)
@@ -337,13 +365,21 @@ end
 function D.new_connection(fslot, fgen, pslot, pgen)
 	timers()
 	local fs = flow_state(fslot, fgen)
-	return protected(fs, new_connection, fs, tcp.packet(pslot, pgen))
+	local pkt = tcp.packet(pslot, pgen)
+	haka._current_state = fs
+	new_connection(fs, pkt)
+	return true
 end
+
+local rp_listeners = tc_events.receive_packet.listeners
 
 function D.receive_packet(fslot, fgen, pslot, pgen, dir)
 	timers()
 	local fs = flow_state(fslot, fgen)
-	return run_protected(tc_events.receive_packet, fs, fs.flow, tcp.packet(pslot, pgen), DIR[dir])
+	local pkt = tcp.packet(pslot, pgen)
+	haka._current_state = fs
+	run_flow3(rp_listeners, fs, fs.flow, pkt, DIR[dir])
+	return true
 end
 
 -- Streamed listeners: one coroutine per (listener, flow, direction).
@@ -390,28 +426,42 @@ local function receive_next(d, iter, direction)
 	return d:receive_streamed(iter, direction)
 end
 
+-- A plain listener gets the (begin, length) sub of the new bytes: its size
+-- does not follow later inserts.
+local function plain_data(eval, flow, avail, dirname)
+	local s = sub_t()
+	local rc = api.data_sub(rt, avail, s)
+	if rc ~= 0 then abi.fail(rc) end
+	invoke(eval, flow, s, dirname)
+end
+
+local rd_listeners = tc_events.receive_data.listeners
+
 local function receive_data(fs, dir, avail, eof)
-	local ls = tc_events.receive_data.listeners
+	local ls = rd_listeners
+	local n = #ls
 	local flow = fs.flow
-	local dirname = DIR[dir]
 	local have_cur = false
-	for i = 1, #ls do
-		local l = ls[i]
-		if l.streamed then
-			if not have_cur then
-				local rc = api.data_current(rt, cur)
-				if rc ~= 0 then abi.fail(rc) end
-				have_cur = true
-			end
-			run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
-		elseif avail > 0 then
-			-- The (begin, length) sub of the new bytes: its size does not follow later inserts.
-			local s = sub_t()
-			local rc = api.data_sub(rt, avail, s)
-			if rc ~= 0 then abi.fail(rc) end
-			invoke(l.eval, flow, s, dirname)
-		end
+	local l1 = ls[1]
+	if n == 1 and not l1.streamed then
+		-- The usual case, without the loop (see run1).
+		if avail > 0 then plain_data(l1.eval, flow, avail, DIR[dir]) end
 		if fs.dropped then return end
+	else
+		for i = 1, n do
+			local l = ls[i]
+			if l.streamed then
+				if not have_cur then
+					local rc = api.data_current(rt, cur)
+					if rc ~= 0 then abi.fail(rc) end
+					have_cur = true
+				end
+				run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
+			elseif avail > 0 then
+				plain_data(l.eval, flow, avail, DIR[dir])
+			end
+			if fs.dropped then return end
+		end
 	end
 	-- The next dissector, after the rules (Haka's order).
 	local nd = fs.next
@@ -427,7 +477,9 @@ end
 function D.receive_data(fslot, fgen, dir, avail, eof)
 	timers()
 	local fs = flow_state(fslot, fgen)
-	return protected(fs, receive_data, fs, dir, avail, eof)
+	haka._current_state = fs
+	receive_data(fs, dir, avail, eof)
+	return true
 end
 
 -- Patterns declared by rules: count, then each one's text, flags and rule location.
@@ -450,10 +502,14 @@ function D.pattern_match(fslot, fgen, dir, id, b, e)
 	return finish(xpcall(pattern_match, handler, fs, id, b, e, dir))
 end
 
+local ec_listeners = tc_events.end_connection.listeners
+
 function D.end_connection(fslot, fgen)
 	timers()
 	local fs = flow_state(fslot, fgen)
-	return run_protected(tc_events.end_connection, fs, fs.flow)
+	haka._current_state = fs
+	run_flow1(ec_listeners, fs, fs.flow)
+	return true
 end
 
 -- The connection ends: waiting coroutines see end of stream, then the flow's

@@ -113,7 +113,8 @@ end
 -- earliest deadline among them, so M.tick costs one compare until then.
 local armed = setmetatable({}, { __mode = 'k' })
 local next_due = math.huge
-local now = __haka_host_now or function () return 0 end
+local abi = require('haka.abi')
+local now = abi.now
 
 -- Arms the timeouts of the state just entered (one per distinct value).
 local function arm(self)
@@ -196,8 +197,7 @@ function Instance.finish(self) finish(self) end
 -- current state's first eligible timeout action of each due value, then its
 -- jump; deadlines repeat. An error in one fails that machine (as Haka's
 -- C-driven actions: logged, fail action, finish), the others go on.
-function M.tick(t)
-	if t < next_due then return end
+local function run_due(t)
 	next_due = math.huge
 	local due = {}
 	for inst in pairs(armed) do due[#due + 1] = inst end
@@ -237,6 +237,17 @@ function M.tick(t)
 		end
 	end
 end
+
+-- The fast check apart from run_due (which makes closures: a trace cannot
+-- record its UCLO), so the dispatcher's traces stay compiled.
+function M.tick(t)
+	if t < next_due then return end
+	return run_due(t)
+end
+
+-- The earliest deadline, math.huge when none is armed (the dispatcher then
+-- does not read the clock at all).
+function M.next_due() return next_due end
 
 haka.state_machine = M
 return M

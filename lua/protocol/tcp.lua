@@ -128,7 +128,9 @@ end
 Packet.__tostring = function () return 'tcp packet' end
 
 function tcp.packet(slot, gen)
-	return setmetatable({ _slot = slot, _gen = gen }, Packet)
+	-- Not a tail call: a trace started here could not return through it.
+	local p = setmetatable({ _slot = slot, _gen = gen }, Packet)
+	return p
 end
 
 function tcp.ispacket(p) return getmetatable(p) == Packet end

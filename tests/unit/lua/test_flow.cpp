@@ -335,5 +335,65 @@ TEST(Reentrancy, HostMayDispatchFromACallback) {
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
+// A host that runs another connection's end_connection from inside
+// flow_action(send): that nested dispatch drops its own flow and raises; the
+// outer dispatch must get its own flow state back (the runtime restores it
+// after a nested call, returned or raised).
+class SendReentrantHost : public FakeHost {
+public:
+  Runtime* rt = nullptr;
+  FlowRef other;
+  void flow_action(void* cookie, FlowAction action, bool has_dir, tcp::Dir dir) override {
+    FakeHost::flow_action(cookie, action, has_dir, dir);
+    if (action == FlowAction::send) nested = rt->on_end_connection(other);
+  }
+  Status nested = Status::ok;
+};
+
+TEST(Reentrancy, NestedErrorLeavesTheOuterFlowState) {
+  haka::test::init_eal_once();
+  SendReentrantHost host;
+  char tmpl[] = "/tmp/haka-lua-reent-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string path = dir + "/rules.lua";
+  std::ofstream(path) << "local tc = require('protocol/tcp_connection')\n"
+                         "local g = haka.rule_group{ on = tc.events.receive_packet,\n"
+                         "  continue = function () return true end }\n"
+                         "g:rule{ eval = function (flow) flow:send('up') end }\n"
+                         "g:rule{ eval = function (flow) print('reached', flow.dstport) end }\n"
+                         "haka.rule{ on = tc.events.end_connection,\n"
+                         "  eval = function (flow) flow:drop() error('inner') end }\n";
+  RuntimeConfig cfg;
+  cfg.rule_files = {path};
+  cfg.max_flows = 4;
+  std::string err;
+  auto rt = Runtime::create(cfg, host, err);
+  ASSERT_NE(rt, nullptr) << err;
+  host.rt = rt.get();
+  FlowRef outer = rt->open_flow(FlowInfo{1, 2, 3, 4}, nullptr);
+  host.other = rt->open_flow(FlowInfo{1, 2, 5, 6}, nullptr);
+  rte_mempool* mp = haka::test::make_pool("lua_reent2", 64);
+  net::TcpEndpoints ep;
+  ep.sport = 3;
+  ep.dport = 4;
+  net::TcpSegmentSpec seg;
+  seg.flags = 0x10;
+  rte_mbuf* m = net::forge_tcp(mp, net::LinkType::ethernet, ep, seg);
+  ASSERT_NE(m, nullptr);
+  net::DecodeConfig dc;
+  dc.verify_tcp_checksum = false;
+  net::decode(m, dc);
+  EXPECT_EQ(rt->on_receive_packet(outer, PacketRef{m, true}, tcp::Dir::up), Status::ok) << host.all_logs();
+  EXPECT_EQ(host.nested, Status::error);
+  EXPECT_NE(host.all_logs().find("rules.lua:7: inner"), std::string::npos) << host.all_logs();
+  ASSERT_EQ(host.prints.size(), 1u) << host.all_logs();
+  EXPECT_EQ(host.prints[0], "reached 4");
+  EXPECT_EQ(rt->counters().errors, 1u);
+  rte_pktmbuf_free(m);
+  rt.reset();
+  std::string cmd = "rm -rf " + dir;
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
 } // namespace
 } // namespace haka::lua::test
