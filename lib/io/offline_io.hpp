@@ -25,7 +25,9 @@ struct OfflineIo {
     return got;
   }
   uint16_t tx(uint16_t, uint16_t, rte_mbuf** pkts, uint16_t n) {
-    if (writer != nullptr) writer->write_burst(pkts, n);
+    // Packets still in the reader's mapping are written from there (the writer
+    // is closed before the reader goes).
+    if (writer != nullptr) writer->write_burst(pkts, n, reader->mapped());
     rte_pktmbuf_free_bulk(pkts, n);
     return n;
   }

@@ -7,6 +7,7 @@
 #include <pcap/pcap.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <rte_byteorder.h>
@@ -33,6 +34,14 @@ constexpr uint16_t max_pending_refs = 4096;
 // How far ahead of the cursor the mapping is populated, in one madvise call.
 constexpr uint64_t populate_window = 4u << 20;
 constexpr uint64_t page_size = 4096;
+// Writer: bytes gathered (copied or referenced) before one writev, the staging
+// buffer for copied bytes (record headers, packets not in the input's mapping),
+// and iovecs per writev (IOV_MAX on Linux).
+constexpr std::size_t flush_bytes = 1u << 20;
+constexpr std::size_t staging_size = 1u << 20;
+constexpr std::size_t max_iov = 1024;
+// Shorter segments outside a whole mapped record are cheaper copied than referenced.
+constexpr std::size_t min_ref_len = 256;
 
 uint32_t load32(const uint8_t* p, bool swapped) {
   uint32_t v;
@@ -383,10 +392,11 @@ std::unique_ptr<PcapWriter> PcapWriter::open(const std::string& path, const Capt
   }
   w->path_ = path;
   w->format_ = format;
-  w->buf_.resize(1 << 20);
+  w->buf_.resize(staging_size);
+  w->iov_.resize(max_iov);
   uint32_t hdr[6] = {format.nanosecond ? magic_ns : magic_us, 0x00040002u, 0, 0, format.snaplen,
                      format.linktype};
-  w->write_bytes(hdr, sizeof hdr);
+  w->append_copy(hdr, sizeof hdr);
   return w;
 }
 
@@ -397,33 +407,71 @@ PcapWriter::~PcapWriter() {
   }
 }
 
-void PcapWriter::write_bytes(const void* p, std::size_t len) {
-  if (used_ + len > buf_.size()) flush();
-  if (len > buf_.size()) {
-    // Never happens for records (at most 256 KiB, buffer 1 MiB); kept correct anyway.
-    if (::write(fd_, p, len) != static_cast<ssize_t>(len) && write_errno_ == 0) write_errno_ = errno ? errno : EIO;
+void PcapWriter::append_copy(const void* p, std::size_t len) {
+  if (used_ + len > buf_.size() || n_iov_ == iov_.size()) flush();
+  uint8_t* dst = buf_.data() + used_;
+  std::memcpy(dst, p, len);
+  used_ += len;
+  pending_ += len;
+  copied_ += len;
+  if (n_iov_ != 0 && static_cast<uint8_t*>(iov_[n_iov_ - 1].iov_base) + iov_[n_iov_ - 1].iov_len == dst) {
+    iov_[n_iov_ - 1].iov_len += len;
     return;
   }
-  std::memcpy(buf_.data() + used_, p, len);
-  used_ += len;
+  iov_[n_iov_++] = iovec{dst, len};
+}
+
+void PcapWriter::append_ref(const uint8_t* p, std::size_t len) {
+  if (n_iov_ == iov_.size()) flush();
+  pending_ += len;
+  if (n_iov_ != 0 && static_cast<const uint8_t*>(iov_[n_iov_ - 1].iov_base) + iov_[n_iov_ - 1].iov_len == p) {
+    iov_[n_iov_ - 1].iov_len += len;
+    return;
+  }
+  iov_[n_iov_++] = iovec{const_cast<uint8_t*>(p), len};
 }
 
 bool PcapWriter::flush() {
-  std::size_t off = 0;
-  while (off < used_) {
-    ssize_t w = ::write(fd_, buf_.data() + off, used_ - off);
+  iovec* v = iov_.data();
+  std::size_t left = n_iov_;
+  while (left != 0 && write_errno_ == 0) {
+    ssize_t w = ::writev(fd_, v, static_cast<int>(left));
+    ++writes_;
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (write_errno_ == 0) write_errno_ = errno;
+      write_errno_ = errno;
       break;
     }
-    off += static_cast<std::size_t>(w);
+    if (w == 0) {
+      write_errno_ = EIO;
+      break;
+    }
+    // A short write: skip what went out and go on with the rest.
+    auto done = static_cast<std::size_t>(w);
+    while (left != 0 && done >= v->iov_len) {
+      done -= v->iov_len;
+      ++v;
+      --left;
+    }
+    if (left != 0) {
+      v->iov_base = static_cast<uint8_t*>(v->iov_base) + done;
+      v->iov_len -= done;
+    }
   }
+  n_iov_ = 0;
   used_ = 0;
+  pending_ = 0;
   return write_errno_ == 0;
 }
 
-void PcapWriter::write_burst(rte_mbuf* const* pkts, uint16_t n) {
+void PcapWriter::write_burst(rte_mbuf* const* pkts, uint16_t n, std::span<const uint8_t> stable) {
+  const auto lo = reinterpret_cast<uintptr_t>(stable.data());
+  const std::size_t size = stable.size();
+  // Compared as integers: the pointer may lie in any buffer, or just before one.
+  auto in_stable = [lo, size](const uint8_t* p, std::size_t len) {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    return a >= lo && a - lo <= size && len <= size - (a - lo);
+  };
   for (uint16_t i = 0; i < n; ++i) {
     const rte_mbuf* m = pkts[i];
     uint64_t ts = net::meta(m).timestamp_ns;
@@ -431,10 +479,29 @@ void PcapWriter::write_burst(rte_mbuf* const* pkts, uint16_t n) {
     uint32_t frac = static_cast<uint32_t>(ts % 1'000'000'000u);
     if (!format_.nanosecond) frac /= 1000;
     uint32_t rec[4] = {sec, frac, m->pkt_len, m->pkt_len};
-    write_bytes(rec, sizeof rec);
-    for (const rte_mbuf* s = m; s != nullptr; s = s->next) write_bytes(rte_pktmbuf_mtod(s, const uint8_t*), s->data_len);
+    const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+    const rte_mbuf* s = m;
+    const auto* h = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(d) - record_header_size);
+    if (m->data_len != 0 && in_stable(h, record_header_size + m->data_len) &&
+        std::memcmp(h, rec, sizeof rec) == 0) {
+      // The record as the input holds it, header and all (a pass-through
+      // packet): written from the mapping, no byte copied, and merged with the
+      // records next to it into one iovec.
+      append_ref(h, record_header_size + m->data_len);
+      s = m->next;
+    } else {
+      append_copy(rec, sizeof rec);
+    }
+    for (; s != nullptr; s = s->next) {
+      const uint8_t* sd = rte_pktmbuf_mtod(s, const uint8_t*);
+      if (s->data_len >= min_ref_len && in_stable(sd, s->data_len))
+        append_ref(sd, s->data_len);
+      else if (s->data_len != 0)
+        append_copy(sd, s->data_len);
+    }
     if (m->pkt_len > max_caplen_) max_caplen_ = m->pkt_len;
     ++packets_;
+    if (pending_ >= flush_bytes) flush();
   }
 }
 

@@ -4,8 +4,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
+
+#include <sys/uio.h>
 
 #include <rte_mbuf.h>
 
@@ -55,6 +58,9 @@ class PcapReader {
   uint64_t packets_read() const { return packets_read_; }
   /// Times read_burst found the pool empty.
   uint64_t pool_starved() const { return pool_starved_; }
+  /// The mapped file (empty when reading through libpcap): stays mapped and, for
+  /// packets already handed on and freed, unchanged until the reader is destroyed.
+  std::span<const uint8_t> mapped() const { return {map_, map_ != nullptr ? map_size_ : 0}; }
 
  private:
   PcapReader() = default;
@@ -95,7 +101,11 @@ class PcapReader {
 };
 
 /// Writes packets to a classic pcap file in a given format (the input's link type
-/// and timestamp resolution), buffered; timestamps come from each PacketMeta.
+/// and timestamp resolution); timestamps come from each PacketMeta. Output goes out
+/// in writev calls of about 1 MiB: record headers and packets from elsewhere are
+/// copied into a staging buffer, packets lying in `stable` memory (the reader's
+/// mapping) are written from where they lie, and a record identical to the one in
+/// the mapping, header included, goes out with its neighbours as one range.
 class PcapWriter {
  public:
   static std::unique_ptr<PcapWriter> open(const std::string& path, const CaptureFormat& format,
@@ -104,15 +114,23 @@ class PcapWriter {
   PcapWriter(const PcapWriter&) = delete;
   PcapWriter& operator=(const PcapWriter&) = delete;
 
-  /// Appends the packets (whole chains); does not free them.
-  void write_burst(rte_mbuf* const* pkts, uint16_t n);
+  /// Appends the packets (whole chains); does not free them. Bytes inside `stable`
+  /// may be written later, up to close(): they must stay mapped and unchanged until
+  /// then (the reader's mapping: freed packets are never written to, clones are
+  /// read-only). Anything else is copied before this returns.
+  void write_burst(rte_mbuf* const* pkts, uint16_t n, std::span<const uint8_t> stable = {});
   /// Flushes and closes; false with `err` set if any write failed.
   bool close(std::string& err);
   uint64_t packets_written() const { return packets_; }
+  /// Bytes that went through the staging buffer (the rest was written in place).
+  uint64_t bytes_copied() const { return copied_; }
+  /// writev calls so far.
+  uint64_t writes() const { return writes_; }
 
  private:
   PcapWriter() = default;
-  void write_bytes(const void* p, std::size_t len);
+  void append_copy(const void* p, std::size_t len);
+  void append_ref(const uint8_t* p, std::size_t len);
   bool flush();
 
   int fd_ = -1;
@@ -121,8 +139,13 @@ class PcapWriter {
   uint32_t max_caplen_ = 0;
   uint64_t packets_ = 0;
   int write_errno_ = 0;
-  std::vector<uint8_t> buf_;
+  std::vector<uint8_t> buf_;   // staging for copied bytes
   std::size_t used_ = 0;
+  std::vector<iovec> iov_;     // what the next writev sends, in order
+  std::size_t n_iov_ = 0;
+  std::size_t pending_ = 0;    // bytes in iov_
+  uint64_t copied_ = 0;
+  uint64_t writes_ = 0;
 };
 
 } // namespace haka::io
