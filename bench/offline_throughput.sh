@@ -6,8 +6,10 @@
 #
 # Environment: RUNS (rounds, default 5), WORK (captures, default /work/tmp-offline),
 # OUT_DIR (where output pcaps are written and deleted, default $WORK),
-# CAPTURES (default "full1460 seg64"), EAL (EAL arguments; default: 2 MB hugepages
-# when at least 512 are free, else --no-huge -m 1024).
+# CAPTURES (default "full1460 seg64"), HAKA_BASE (another haka-dpdk binary, e.g. a
+# build of an earlier commit: adds base-fwd-map, base-fwd-map-out and base-reasm
+# run with it, in the same rounds), EAL (EAL arguments; default: 2 MB hugepages
+# when at least 512 are free (512 MB taken), else --no-huge -m 1024).
 #
 # Captures (made with haka-gen when missing, deterministic):
 #   full1460  10,000 connections, 1,000 open at once, 146,000 payload bytes each way,
@@ -17,8 +19,12 @@
 # Each round runs every scenario once, in an order rotated from round to round:
 #   libpcap   bench_offline libpcap: pcap_next_ex loop touching each packet's first byte
 #   walk      bench_offline walk: mmap, read each record header and first byte
+#   walk-out  bench_offline copy: the walk writing the mapped records to OUT_DIR
+#             (write() of ~1 MiB at a time): the kernel's cost of an output pcap
 #   fwd-map, fwd-libpcap   haka-dpdk --forward-only with the mapped / libpcap reader
 #   track     haka-dpdk --no-reassembly (connection tracking)
+#   track-nocsum  the same with --checksum-validation no (IPv4/TCP checksums are
+#             verified by default, which reads every payload byte)
 #   reasm     haka-dpdk with default settings (tracking and stream reassembly)
 # and each haka-dpdk scenario again with "-out": an output pcap written to OUT_DIR
 # (deleted right after the run, so its dirty pages are dropped, not written back
@@ -50,7 +56,7 @@ mkdir -p "$work" "$out_dir"
 if [[ -z ${EAL:-} ]]; then
   free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
   if [[ ${free_huge:-0} -ge 512 ]]; then
-    EAL="-l 0 --socket-mem 1024 --in-memory --huge-unlink --no-pci --no-telemetry --log-level=*:error"
+    EAL="-l 0 --socket-mem 512 --in-memory --huge-unlink --no-pci --no-telemetry --log-level=*:error"
   else
     EAL="-l 0 --no-huge -m 1024 --no-pci --no-shconf --no-telemetry --log-level=*:error"
   fi
@@ -80,12 +86,14 @@ tiny=$(capture tiny)
 results=$work/offline_results.tsv
 : >"$results"
 
-scenarios="libpcap walk fwd-map fwd-map-out fwd-libpcap fwd-libpcap-out track track-out reasm reasm-out"
+scenarios="libpcap walk walk-out fwd-map fwd-map-out fwd-libpcap fwd-libpcap-out track track-out track-nocsum reasm reasm-out"
+[[ -n ${HAKA_BASE:-} ]] && scenarios+=" base-fwd-map base-fwd-map-out base-reasm"
 
 haka_flags() {
-  case $1 in
+  case ${1#base-} in
     fwd-map*) echo "--forward-only --pcap-reader map" ;;
     fwd-libpcap*) echo "--forward-only --pcap-reader libpcap" ;;
+    track-nocsum*) echo "--no-reassembly --checksum-validation no" ;;
     track*) echo "--no-reassembly" ;;
     reasm*) echo "" ;;
   esac
@@ -95,12 +103,13 @@ now() { date +%s.%N; }
 
 # run_haka CAPTURE_FILE SCENARIO -> "engine_pps wall_s packets"
 run_haka() {
-  local f=$1 sc=$2 out=() json=$work/summary.json t0 t1
+  local f=$1 sc=$2 out=() json=$work/summary.json t0 t1 exe=$haka
+  [[ $sc == base-* ]] && exe=$HAKA_BASE
   # shellcheck disable=SC2207
   local flags=($(haka_flags "$sc"))
   [[ $sc == *-out ]] && out=(--out "$out_dir/offline_out.pcap")
   t0=$(now)
-  "$haka" "${eal[@]}" -- --pcap "$f" "${out[@]}" "${flags[@]}" --quiet --summary-json "$json" >/dev/null
+  "$exe" "${eal[@]}" -- --pcap "$f" "${out[@]}" "${flags[@]}" --quiet --summary-json "$json" >/dev/null
   t1=$(now)
   $py - "$json" "$t0" "$t1" <<'EOF'
 import json, sys
@@ -122,8 +131,13 @@ for cap in $captures; do
     rotated=("${order[@]:shift_by}" "${order[@]:0:shift_by}")
     for sc in "${rotated[@]}"; do
       case $sc in
-        libpcap | walk)
-          read -r _ pk _ s pps _ < <("$ref" "$sc" "$f")
+        libpcap | walk | walk-out)
+          if [[ $sc == walk-out ]]; then
+            read -r _ pk _ s pps _ < <("$ref" copy "$f" "$out_dir/offline_out.pcap")
+            rm -f "$out_dir/offline_out.pcap"
+          else
+            read -r _ pk _ s pps _ < <("$ref" "$sc" "$f")
+          fi
           printf '%s\t%s\t%d\tpps\t%s\n%s\t%s\t%d\twall_pps\t%s\n' "$cap" "$sc" "$r" "$pps" "$cap" "$sc" "$r" "$pps" >>"$results"
           ;;
         *)
