@@ -3,6 +3,7 @@
 // listener doing the same work (the baseline, in the same binary and run).
 //
 //   build/bench/bench_lua --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   (HAKA_BENCH_LUA_DIR=path: load the Lua API from another copy of lua/)
 //
 // Each event is dispatched on one connection over a 64-byte segment already
 // in the stream, as lua::Runtime is called by the engine's LuaStage; the
@@ -108,6 +109,8 @@ struct Fixture {
     cfg.rule_files = {path};
     cfg.pool = &pool;
     cfg.max_flows = 64;
+    // Another copy of lua/ (A/B comparisons of the Lua side without touching the tree).
+    if (const char* dir = std::getenv("HAKA_BENCH_LUA_DIR")) cfg.lua_dir = dir;
     std::string err;
     rt = lua::Runtime::create(cfg, host, err);
     if (!rt) {

@@ -63,10 +63,19 @@ D.haka = haka -- the runtime restores haka._current_state after a nested dispatc
 -- inside JIT-compiled loops, so this keeps the bound sound.
 local jit_rules = false
 
--- Plain listeners are called through __haka_call unless rules are JIT-compiled
--- (see runtime.cpp call_rule).
+-- How plain listeners are called: directly (the dispatcher's traces inline
+-- the rule), or through the C frame of __haka_call (runtime.cpp call_rule),
+-- around which the dispatcher's traces are stitched. Either way rule loops
+-- stay interpreted under the count hook (the loop guard below): this choice
+-- is about speed only. A dispatcher trace recording into a rule that reaches
+-- a guarded loop aborts, and repeated aborts blacklist the dispatcher (then
+-- every event runs interpreted); so rules are called directly until the
+-- first abort of a trace started in the dispatch path, and through
+-- __haka_call from then on (watch_traces below). With jit_rules: directly.
 local function direct(f, ...) return f(...) end
-local invoke = __haka_call
+local invoke = direct
+local inline_fallbacks = 0
+function D.inline_fallbacks() return inline_fallbacks end
 
 -- The loop guard. LuaJIT runs no hook inside compiled traces, so a rule
 -- loop compiled by the JIT would escape the instruction bound. Rather than
@@ -222,7 +231,7 @@ package.loaders[2] = searcher
 
 function D.load_rule(path, jit_all)
 	jit_rules = jit_all
-	invoke = jit_rules and direct or __haka_call
+	if jit_rules then invoke = direct end
 	local dir = path:match('^(.*)/[^/]*$') or '.'
 	local known = false
 	for _, d in ipairs(rule_dirs) do if d == dir then known = true end end
@@ -386,17 +395,37 @@ end
 local cur = ffi.new('hk_iter')
 local iter_size = ffi.sizeof('hk_iter')
 
+-- What a streamed rule's coroutine returns when it ends without error.
+local DONE = setmetatable({}, { __tostring = function () return 'done' end })
+
 local function coroutine_body(fn, first, iter, dir)
 	local ok, err = raw_xpcall(fn, handler, first, iter, dir)
 	if not ok and err ~= ABORT then return err end
-	return nil
+	return DONE
+end
+
+local function resumed(fs, key, ctx, ok, r)
+	-- The usual outcomes told apart without coroutine.status (a call the JIT
+	-- does not compile): suspended by iter:wait() (yields nothing), or ended.
+	if ok and r == nil then return end
+	if ok and r == DONE then
+		fs.cos[key] = false
+		return
+	end
+	if coroutine.status(ctx.co) == 'dead' then fs.cos[key] = false end
+	if not ok then error(r, 0) end
+	if r ~= nil then error(r, 0) end
 end
 
 local function resume(fs, key, ctx, ...)
-	local ok, err = raw_resume(ctx.co, ...)
-	if coroutine.status(ctx.co) == 'dead' then fs.cos[key] = false end
-	if not ok then error(err, 0) end
-	if err ~= nil then error(err, 0) end
+	local ok, r = raw_resume(ctx.co, ...)
+	resumed(fs, key, ctx, ok, r)
+end
+
+-- resume() with nothing passed (a waiting coroutine), fixed arity.
+local function resume0(fs, key, ctx)
+	local ok, r = raw_resume(ctx.co)
+	resumed(fs, key, ctx, ok, r)
 end
 
 -- fn(first, iter, direction) runs as the coroutine of `key` on this flow.
@@ -415,7 +444,7 @@ local function run_streamed(key, fn, first, fs, dir, avail, eof)
 	else
 		ctx.eof = eof
 		ctx.current = cur
-		resume(fs, key, ctx)
+		resume0(fs, key, ctx)
 		ctx.current = nil
 	end
 end
@@ -443,9 +472,16 @@ local function receive_data(fs, dir, avail, eof)
 	local flow = fs.flow
 	local have_cur = false
 	local l1 = ls[1]
-	if n == 1 and not l1.streamed then
+	if n == 1 then
 		-- The usual case, without the loop (see run1).
-		if avail > 0 then plain_data(l1.eval, flow, avail, DIR[dir]) end
+		if l1.streamed then
+			local rc = api.data_current(rt, cur)
+			if rc ~= 0 then abi.fail(rc) end
+			have_cur = true
+			run_streamed(l1.idx * 2 + dir, l1.eval, flow, fs, dir, avail, eof)
+		elseif avail > 0 then
+			plain_data(l1.eval, flow, avail, DIR[dir])
+		end
 		if fs.dropped then return end
 	else
 		for i = 1, n do
@@ -568,5 +604,25 @@ end
 _G.pcall = function (f, ...) return rethrow(raw_pcall(f, ...)) end
 _G.xpcall = function (f, h, ...) return rethrow(raw_xpcall(f, h, ...)) end
 coroutine.resume = function (co, ...) return rethrow(raw_resume(co, ...)) end
+
+-- The functions of the dispatch path where a trace may start (see invoke).
+local dispatch_path = {
+	[D.tcp_packet] = true, [D.new_connection] = true, [D.receive_packet] = true,
+	[D.receive_data] = true, [D.end_connection] = true, [D.pattern_match] = true,
+	[run1] = true, [run_flow1] = true, [run_flow3] = true, [receive_data] = true,
+	[plain_data] = true, [new_connection] = true, [pattern_match] = true,
+	[flow_state] = true, [timers] = true, [direct] = true,
+}
+local tracing_dispatch = false
+local function watch_traces(what, _, func)
+	if what == 'start' then
+		tracing_dispatch = dispatch_path[func] == true
+	elseif what == 'abort' and tracing_dispatch and not jit_rules and invoke == direct then
+		invoke = __haka_call
+		inline_fallbacks = inline_fallbacks + 1
+	end
+end
+jit.attach(watch_traces, 'trace')
+haka._inline_fallbacks = D.inline_fallbacks
 
 return D

@@ -183,6 +183,55 @@ TEST_F(StreamTest, InfiniteLoopInStreamedRuleIsBounded) {
   EXPECT_EQ(rt.counters().limits, 1u);
 }
 
+// A plain rule without loops is called directly from the dispatcher (its
+// traces inline the rule): no fallback to the C-frame call in 1,000 events.
+TEST_F(StreamTest, LoopFreePlainRuleStaysInlined) {
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local n, calls = 0, 0\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  n = n + #data\n"
+                     "  calls = calls + 1\n"
+                     "  if calls == 1000 then print(n, haka._inline_fallbacks()) end\n"
+                     "end }\n");
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(data(rt, f, "abc"), Status::ok) << host_.all_logs();
+    pop_all(tcp::Dir::up);
+  }
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "3000 0");
+}
+
+// A plain rule whose helper loops: a dispatcher trace recording into the
+// loop aborts, the dispatcher then calls rules through __haka_call (once,
+// counted); every event still runs, results are the same, and a later
+// endless loop in the same helper still ends at the instruction bound.
+TEST_F(StreamTest, RuleReachingALoopFallsBackToTheCFrameCall) {
+  RuntimeConfig cfg;
+  cfg.instruction_limit = 1'000'000;
+  Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
+                     "local n, calls = 0, 0\n"
+                     "local function count(data, times)\n"
+                     "  local k = 0\n"
+                     "  while k < times do n = n + #data k = k + 1 end\n"
+                     "end\n"
+                     "haka.rule{ on = tc.events.receive_data, eval = function (flow, data)\n"
+                     "  calls = calls + 1\n"
+                     "  count(data, calls == 1001 and math.huge or 2)\n"
+                     "  if calls == 1000 then print(n, haka._inline_fallbacks()) end\n"
+                     "end }\n",
+                     cfg);
+  FlowRef f = rt.open_flow(flow_info(), nullptr);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(data(rt, f, "abc"), Status::ok) << host_.all_logs();
+    pop_all(tcp::Dir::up);
+  }
+  ASSERT_EQ(host_.prints.size(), 1u);
+  EXPECT_EQ(host_.prints[0], "6000 1");
+  EXPECT_EQ(data(rt, f, "abc"), Status::limit);
+  EXPECT_EQ(rt.counters().limits, 1u);
+}
+
 TEST_F(StreamTest, KeptSubIsStaleOnceItsBytesLeft) {
   Runtime& rt = load("local tc = require('protocol/tcp_connection')\n"
                      "kept = nil\n"
