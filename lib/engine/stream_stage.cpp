@@ -55,7 +55,6 @@ StreamStage::~StreamStage() {
       if (s.started()) s.clear(*spool_, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
     pairs_[i].~Pair();
   }
-  if (pairs_ != nullptr) ::operator delete(pairs_, std::align_val_t{alignof(Pair)});
 }
 
 std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, OutputQueue& out, std::string& err) {
@@ -73,10 +72,16 @@ std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, O
     err = "cannot allocate sequence translation blocks";
     return nullptr;
   }
-  // Reserved, not constructed: pages are touched only as connections carry data.
-  s->cap_ = cfg.connections;
-  s->pairs_ = static_cast<Pair*>(::operator new(sizeof(Pair) * s->cap_, std::align_val_t{alignof(Pair)}, std::nothrow));
-  if (s->pairs_ == nullptr) {
+  // Pre-faulted now, constructed as connections first carry data.
+  s->pairs_mem_ = flow::PageBuffer::allocate(std::size_t{cfg.connections} * sizeof(Pair), flow::MemorySource::ordinary,
+                                             SOCKET_ID_ANY);
+  s->pairs_ = static_cast<Pair*>(s->pairs_mem_.data());
+  s->cap_ = s->pairs_ != nullptr ? cfg.connections : 0;
+  if (s->buffers_->chunk_capacity() != cfg.chunks) {
+    err = "cannot allocate " + std::to_string(cfg.chunks) + " stream chunk nodes";
+    return nullptr;
+  }
+  if (s->pairs_ == nullptr && cfg.connections != 0) {
     err = "cannot reserve stream state for " + std::to_string(cfg.connections) + " connections";
     return nullptr;
   }
@@ -119,7 +124,9 @@ bool StreamStage::start(Pair& p, const tcp::Connection& c, Dir d) {
   tcp::TcpStream& s = p.dir[idx(d)];
   if (s.started()) return true;
   const tcp::Endpoint& e = c.endpoint(d);
-  return s.init(*spool_, e.isn + 1) == vbuffer::Error::ok;
+  // No reader: in-order bytes pass without a push (pass_in_order), so the
+  // stream's end marker is made only if something is ever pushed.
+  return s.init(*spool_, e.isn + 1, listeners_.empty() && !cfg_.pass_through) == vbuffer::Error::ok;
 }
 
 bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::StepResult& r) {

@@ -5,14 +5,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "engine/counters.hpp"
 #include "engine/output_queue.hpp"
+#include "flow/page_buffer.hpp"
 #include "net/packet_meta.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/seq_offset_map.hpp"
@@ -71,6 +74,36 @@ class StreamStage {
   StreamStage& operator=(const StreamStage&) = delete;
 
   void add_listener(StreamListener* l) { listeners_.push_back(l); }
+
+  /// Prefetches the stream state of the connections a burst's flow lookups
+  /// found (`slots` index `conns`; refused lookups are skipped), called right
+  /// after their tcp::Connection lines were prefetched. Three passes, each
+  /// reading what the previous one prefetched: the pairs' lines, then the
+  /// oldest kept chunk of each direction (the packet's ACK frees the other
+  /// direction's), then that chunk's mbuf (its reference is dropped). Each
+  /// pass's misses overlap across the burst instead of coming one after the
+  /// other in on_segment.
+  void prefetch(const tcp::Connection* conns, std::span<const uint32_t> slots) const {
+    auto pair_at = [&](uint32_t slot) -> const Pair* {
+      if (slot == UINT32_MAX) return nullptr; // flow::kNoSlot
+      const uint32_t i = conns[slot].streams;
+      return i != 0 && i <= made_ ? &pairs_[i - 1] : nullptr;
+    };
+    for (const uint32_t slot : slots)
+      if (const Pair* p = pair_at(slot)) {
+        const auto* b = reinterpret_cast<const char*>(p);
+        for (std::size_t off = 0; off < sizeof(Pair); off += 64) rte_prefetch0(b + off);
+        rte_prefetch0(b + sizeof(Pair) - 1);
+      }
+    for (const uint32_t slot : slots)
+      if (const Pair* p = pair_at(slot))
+        for (const tcp::TcpStream& s : p->dir)
+          if (const vbuffer::Chunk* k = s.kept_head()) rte_prefetch0(k);
+    for (const uint32_t slot : slots)
+      if (const Pair* p = pair_at(slot))
+        for (const tcp::TcpStream& s : p->dir)
+          if (const vbuffer::Chunk* k = s.kept_head()) rte_prefetch0(k->mbuf);
+  }
 
   /// A segment the tracker accepted for connection `c`, direction `d`.
   /// True when the stage took the packet (held, or its verdict put in the
@@ -133,8 +166,11 @@ class StreamStage {
   std::unique_ptr<vbuffer::BufferPool> buffers_;
   std::unique_ptr<tcp::StreamPool> spool_;
   std::unique_ptr<tcp::SeqOffsetPool> offsets_;
-  // Raw storage for `cap_` pairs, constructed in place as connections first
-  // carry data (pages are touched only then); `made_` are constructed.
+  // Storage for `cap_` pairs, pre-faulted at start-up (as the flow tables
+  // are: a first touch on the packet path was a page fault every dozen
+  // connections), constructed in place as connections first carry data;
+  // `made_` are constructed.
+  flow::PageBuffer pairs_mem_;
   Pair* pairs_ = nullptr;
   uint32_t cap_ = 0, made_ = 0;
   uint32_t free_ = 0;       // free list head: index + 1

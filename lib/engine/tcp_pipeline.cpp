@@ -217,6 +217,7 @@ void TcpPipeline::classify(std::span<rte_mbuf*> pkts) {
       rte_prefetch0(c);
       rte_prefetch0(c + sizeof(tcp::Connection) - 1);
     }
+    if (stage_) stage_->prefetch(conns_.data(), std::span<const uint32_t>(b.slots.data(), b.n));
   };
   bulk(*table4_, b4_);
   bulk(*table6_, b6_);

@@ -157,18 +157,28 @@ void StreamPool::add_dropped(rte_mbuf* m) {
 
 // ----------------------------------------------------------------- TcpStream
 
-Error TcpStream::init(StreamPool& pool, Seq start) {
-  if (Error e = stream_.init(pool.buffers(), pool.config().read_only); e != Error::ok) return e;
-  if (Error e = Buffer::create(pool.buffers(), kept_); e != Error::ok) {
-    stream_.clear();
-    return e;
-  }
-  next_ = released_ = kept_seq_ = start;
+Error TcpStream::init(StreamPool& pool, Seq start, bool lazy) {
+  stream_.clear();
   pool_ = &pool;
+  finished_ = 0;
+  if (!lazy)
+    if (Error e = stream_.init(pool.buffers(), pool.config().read_only); e != Error::ok) return e;
+  next_ = released_ = kept_seq_ = start;
+  kept_head_ = kept_tail_ = nullptr;
   kept_bytes_ = kept_chunks_ = queued_bytes_ = held_bytes_ = 0;
   queued_pieces_ = 0;
   queue_ = nullptr;
+  started_ = 1;
   return Error::ok;
+}
+
+// The vbuffer stream of a lazily started direction, made at its first push.
+bool TcpStream::open_stream() {
+  if (stream_.valid()) [[likely]]
+    return true;
+  if (stream_.init(pool_->buffers(), pool_->config().read_only) != Error::ok) return false;
+  if (finished_) stream_.finish();
+  return true;
 }
 
 Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq receiver_acked,
@@ -185,7 +195,9 @@ Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off,
   bool trimmed = false;
   if (end <= next_) // every byte was shown to the rules already (a FIN does not change that)
     return done(check_old(pool, m, seq, off, len, receiver_acked, modified, out_begin, out_end, a.normalised));
-  if (stream_.is_finished()) return done(StreamOutcome::finished);
+  if (finished_) return done(StreamOutcome::finished);
+  if (!open_stream()) [[unlikely]]
+    return done(StreamOutcome::worker_full);
   if (seq < next_) {
     // New bytes after old ones: the old part loses to what was inspected
     // (compared for the counters only), the rest goes on as new data.
@@ -231,6 +243,7 @@ Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off,
 bool TcpStream::same_bytes_in_stream(const rte_mbuf* m, uint32_t off, Seq seq, uint32_t n) const {
   // Bytes still in the stream are the chain from the first data chunk; the
   // first held byte is released_. Marks and markers have no bytes.
+  if (!stream_.valid()) return false; // (lazy and never pushed: nothing is held)
   const uint32_t skip = static_cast<uint32_t>(seq - released_);
   return same_as_buffer(m, off, stream_.data(), skip, n);
 }
@@ -256,7 +269,7 @@ StreamOutcome TcpStream::check_old(StreamPool& pool, rte_mbuf* m, Seq seq, uint3
   const uint32_t skip = static_cast<uint32_t>(need - kept_seq_);
   const uint32_t head = static_cast<uint32_t>(need - out); // bytes before `need`: acknowledged, harmless
   const uint32_t tail = static_cast<uint32_t>(out_end - need);
-  if (!modified && same_as_buffer(m, off + head, kept_, skip, tail)) {
+  if (!modified && same_as_kept(m, off + head, skip, tail)) {
     ++k.overlap_same;
     return StreamOutcome::retrans_same;
   }
@@ -268,7 +281,7 @@ StreamOutcome TcpStream::check_old(StreamPool& pool, rte_mbuf* m, Seq seq, uint3
   if (head != 0 && Buffer::from_mbuf(pool.buffers(), m, off, head, own) != Error::ok)
     return StreamOutcome::worker_full;
   if (!own.valid() && Buffer::create(pool.buffers(), own) != Error::ok) return StreamOutcome::worker_full;
-  if (kept_.sub(skip, tail).clone(kept, false) != Error::ok || own.append(kept) != Error::ok)
+  if (clone_kept(pool.buffers(), skip, tail, kept) != Error::ok || own.append(kept) != Error::ok)
     return StreamOutcome::worker_full;
   normalised = std::move(own);
   return modified ? StreamOutcome::retrans_reemitted : StreamOutcome::retrans_normalised;
@@ -448,7 +461,7 @@ bool TcpStream::deliver(StreamPool& pool, vbuffer::Iterator* first, uint32_t* de
 }
 
 bool TcpStream::pass_in_order(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq out_seq) {
-  if (seq != next_ || queue_ != nullptr || stream_.pending() != 0 || stream_.is_finished() || len == 0) return false;
+  if (seq != next_ || queue_ != nullptr || stream_.pending() != 0 || finished_ || len == 0) return false;
   next_ += len;
   released_ = next_;
   pool.counters().add(StreamOutcome::in_order);
@@ -458,7 +471,7 @@ bool TcpStream::pass_in_order(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t o
 
 void TcpStream::keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32_t len, Seq out_seq) {
   const StreamConfig& cfg = pool.config();
-  if (cfg.max_kept_bytes == 0 || !kept_.valid()) return;
+  if (cfg.max_kept_bytes == 0) return;
   if (kept_bytes_ == 0 || out_seq != kept_seq_ + kept_bytes_) {
     trim_kept(kept_bytes_);
     kept_seq_ = out_seq;
@@ -472,7 +485,6 @@ void TcpStream::keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32
   }
   // One chunk per mbuf segment the payload touches (one, nearly always).
   vbuffer::BufferPool& bp = pool.buffers();
-  Chunk* s = kept_.sentinel();
   uint32_t left = len;
   while (left > 0) {
     while (m != nullptr && off >= m->data_len) {
@@ -493,7 +505,7 @@ void TcpStream::keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32
     c->size = piece;
     c->flags = 0; // kept bytes are never written
     rte_mbuf_refcnt_update(m, 1);
-    vbuffer::detail::link_before(s, c);
+    append_kept(c, c);
     kept_bytes_ += piece;
     ++kept_chunks_;
     ++k.kept_chunks_now;
@@ -507,6 +519,7 @@ void TcpStream::keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32
 }
 
 bool TcpStream::hold_empty(StreamPool& pool, rte_mbuf* m) {
+  if (!open_stream()) return false;
   HeldPacket* h = pool.alloc_held();
   if (h == nullptr) return false;
   h->m = m;
@@ -533,18 +546,25 @@ bool TcpStream::release(StreamPool&, Released& out) {
   return true;
 }
 
+void TcpStream::append_kept(Chunk* first, Chunk* last) {
+  first->prev = nullptr;
+  last->next = nullptr;
+  if (kept_tail_ != nullptr) kept_tail_->next = first;
+  else kept_head_ = first;
+  kept_tail_ = last;
+}
+
 void TcpStream::trim_kept(uint32_t n) {
-  if (!kept_.valid()) return;
-  Chunk* s = kept_.sentinel();
   n = std::min(n, kept_bytes_);
   kept_seq_ += n;
   kept_bytes_ -= n;
-  while (s->next != s && (n > 0 || s->next->size == 0)) {
-    Chunk* c = s->next;
+  while (kept_head_ != nullptr && (n > 0 || kept_head_->size == 0)) {
+    Chunk* c = kept_head_;
     if (c->size <= n) {
       n -= c->size;
-      vbuffer::detail::unlink(c);
-      kept_.pool()->free_chunk(c);
+      kept_head_ = c->next;
+      if (kept_head_ == nullptr) kept_tail_ = nullptr;
+      pool_->buffers().free_chunk(c);
       --kept_chunks_;
       --pool_->counters().kept_chunks_now;
       continue;
@@ -555,10 +575,59 @@ void TcpStream::trim_kept(uint32_t n) {
   }
 }
 
+bool TcpStream::same_as_kept(const rte_mbuf* m, uint32_t off, uint32_t skip, uint32_t len) const {
+  uint8_t tmp[256];
+  for (const Chunk* c = kept_head_; c != nullptr && len > 0; c = c->next) {
+    if (c->kind != vbuffer::ChunkKind::data) continue;
+    if (skip >= c->size) {
+      skip -= c->size;
+      continue;
+    }
+    uint32_t avail = c->size - skip;
+    const uint8_t* q = c->bytes + skip;
+    skip = 0;
+    while (avail > 0 && len > 0) {
+      uint32_t n = std::min<uint32_t>({avail, len, static_cast<uint32_t>(sizeof tmp)});
+      auto p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, n, tmp));
+      if (p == nullptr || std::memcmp(p, q, n) != 0) return false;
+      off += n;
+      q += n;
+      avail -= n;
+      len -= n;
+    }
+  }
+  return len == 0;
+}
+
+// A shared (copy-on-write) clone of `len` kept bytes from `skip`, as
+// Sub::clone makes one.
+Error TcpStream::clone_kept(vbuffer::BufferPool& bp, uint32_t skip, uint32_t len, Buffer& out) {
+  Buffer b;
+  if (Error e = Buffer::create(bp, b); e != Error::ok) return e;
+  for (Chunk* c = kept_head_; c != nullptr && len > 0; c = c->next) {
+    if (c->kind != vbuffer::ChunkKind::data) continue;
+    if (skip >= c->size) {
+      skip -= c->size;
+      continue;
+    }
+    const uint32_t take = std::min(len, c->size - skip);
+    Chunk* s = vbuffer::detail::share(bp, c, skip, take);
+    if (s == nullptr) return Error::no_chunk; // `b` frees the clones made
+    c->flags &= static_cast<uint8_t>(~vbuffer::chunk_flag::exclusive);
+    s->flags &= vbuffer::chunk_flag::writable;
+    vbuffer::detail::link_before(b.sentinel(), s);
+    skip = 0;
+    len -= take;
+  }
+  if (len != 0) return Error::out_of_range;
+  out = std::move(b);
+  return Error::ok;
+}
+
 void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
   const uint32_t max = pool.config().max_kept_bytes;
   uint32_t n = 0, chunks = 0;
-  if (max != 0 && kept_.valid())
+  if (max != 0)
     for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
       n += c->size;
       ++chunks;
@@ -582,7 +651,12 @@ void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
     bytes.release();
     return;
   }
-  kept_.append(bytes);
+  // The popped chunks move over as they are (no node made or freed).
+  Chunk* s = bytes.sentinel();
+  Chunk* first = s->next;
+  Chunk* last = s->prev;
+  s->next = s->prev = s;
+  append_kept(first, last);
   bytes.release();
   kept_bytes_ += n;
   kept_chunks_ += chunks;

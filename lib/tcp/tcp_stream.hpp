@@ -202,8 +202,12 @@ public:
   TcpStream& operator=(const TcpStream&) = delete;
 
   /// Starts the stream: `start` = ISN + 1 (sequence number of the first byte).
-  vbuffer::Error init(StreamPool& pool, Seq start);
-  bool started() const { return stream_.valid(); }
+  /// With `lazy`, the vbuffer stream (its end marker, a chunk node) is made
+  /// only when something is first pushed: for a stage where no one reads
+  /// the bytes (pass_in_order), whose streams then hold no node at all
+  /// between segments; stream() must then not be given to readers.
+  vbuffer::Error init(StreamPool& pool, Seq start, bool lazy = false);
+  bool started() const { return started_ != 0; }
 
   /// A segment's payload (`len` bytes at `payload_off` in `m`, sequence
   /// number `seq`); `receiver_acked` = the highest ACK the receiver sent
@@ -234,8 +238,11 @@ public:
   void acked(Seq ack);
 
   /// No more bytes: iterators at the end see eof.
-  void finish() { stream_.finish(); }
-  bool finished() const { return stream_.is_finished(); }
+  void finish() {
+    finished_ = 1;
+    if (stream_.valid()) stream_.finish();
+  }
+  bool finished() const { return finished_ != 0; }
 
   /// Drops everything: queued and held packets go to `drop(rte_mbuf*)`.
   template <class F> void clear(StreamPool& pool, F&& drop) {
@@ -263,7 +270,7 @@ public:
     stream_.clear();
     held_bytes_ = 0;
     trim_kept(kept_bytes_);
-    kept_.release();
+    started_ = finished_ = 0;
   }
 
   Seq next() const { return next_; }
@@ -272,6 +279,12 @@ public:
   uint32_t queued_pieces() const { return queued_pieces_; }
   uint32_t queued_bytes() const { return queued_bytes_; }
   vbuffer::Stream& stream() { return stream_; }
+  /// Kept chunks (bytes that left, not yet acknowledged; one per packet
+  /// segment, nearly always).
+  uint32_t kept_chunks() const { return kept_chunks_; }
+  /// The oldest kept chunk (the next an acknowledgement frees), or null.
+  const vbuffer::Chunk* kept_head() const { return kept_head_; }
+  uint32_t kept_bytes() const { return kept_bytes_; }
 
 private:
   StreamOutcome queue_segment(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, bool* took);
@@ -281,9 +294,17 @@ private:
   bool same_bytes_in_stream(const rte_mbuf* m, uint32_t off, Seq seq, uint32_t n) const;
   void trim_kept(uint32_t n);
   void keep_payload(StreamPool& pool, rte_mbuf* m, uint32_t off, uint32_t len, Seq out_seq);
+  bool open_stream();
+  void append_kept(vbuffer::Chunk* first, vbuffer::Chunk* last);
+  bool same_as_kept(const rte_mbuf* m, uint32_t off, uint32_t skip, uint32_t len) const;
+  vbuffer::Error clone_kept(vbuffer::BufferPool& bp, uint32_t skip, uint32_t len, vbuffer::Buffer& out);
 
   vbuffer::Stream stream_;
-  vbuffer::Buffer kept_;              // bytes that left, output space from kept_seq_
+  // Bytes that left, output space from kept_seq_: a list of chunk nodes
+  // linked by `next` (no sentinel: an acknowledgement frees the head
+  // straight from here, one miss fewer, and an idle direction holds none).
+  vbuffer::Chunk* kept_head_ = nullptr;
+  vbuffer::Chunk* kept_tail_ = nullptr;
   StreamPool::Piece* queue_ = nullptr; // sorted by seq, non-overlapping, all after next_
   Seq next_;       // next in-order byte (original space)
   Seq released_;   // first byte not yet released (original space)
@@ -294,6 +315,8 @@ private:
   uint32_t queued_bytes_ = 0;
   uint32_t held_bytes_ = 0; // bytes pushed and not yet released
   uint16_t queued_pieces_ = 0;
+  uint8_t started_ = 0;
+  uint8_t finished_ = 0; // (the stream's eof, known without its end marker)
 };
 
 } // namespace haka::tcp

@@ -17,10 +17,16 @@ const char* message(Error e) {
 }
 
 BufferPool::BufferPool(rte_mempool* bytes, uint32_t chunk_count)
-    : slab_(new Chunk[chunk_count]), capacity_(chunk_count), mempool_(bytes),
-      max_owned_(rte_pktmbuf_data_room_size(bytes)) {
-  // Not initialised here (default-initialised nodes): alloc_chunk() takes
-  // fresh nodes in order, so memory is touched only as it is used.
+    : slab_mem_(flow::PageBuffer::allocate(std::size_t{chunk_count} * sizeof(Chunk), flow::MemorySource::ordinary,
+                                           SOCKET_ID_ANY)),
+      mempool_(bytes), max_owned_(rte_pktmbuf_data_room_size(bytes)) {
+  // Page-aligned, zeroed and pre-faulted: at a million connections the
+  // nodes' first touch was a page fault on the packet path for every few
+  // connections. alloc_chunk() still hands out fresh nodes in order.
+  if (slab_mem_) {
+    slab_ = static_cast<Chunk*>(slab_mem_.data());
+    capacity_ = chunk_count;
+  }
 }
 
 BufferPool::~BufferPool() { release_arena(); }

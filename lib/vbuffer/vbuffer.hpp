@@ -31,6 +31,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "flow/page_buffer.hpp"
+
 namespace haka::vbuffer {
 
 /// Outcome of a vbuffer operation (errors.def).
@@ -100,7 +102,9 @@ struct PoolCounters {
 class BufferPool {
 public:
   /// `bytes` provides the mbufs for owned bytes; `chunk_count` nodes are
-  /// allocated now, once.
+  /// allocated now, once, on pre-faulted pages (huge pages where the kernel
+  /// gives them): a connection's first nodes cost no page fault on the packet
+  /// path. chunk_capacity() is 0 if that memory could not be had.
   BufferPool(rte_mempool* bytes, uint32_t chunk_count);
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
@@ -112,7 +116,7 @@ public:
     if (c != nullptr) [[likely]] {
       free_ = c->next;
     } else if (fresh_ < capacity_) {
-      // Never used yet: the slab's pages are touched only as it fills.
+      // Never handed out yet (the slab is zeroed: generation 0).
       c = &slab_[fresh_++];
       c->gen = 0;
     } else {
@@ -155,7 +159,8 @@ public:
   rte_mempool* mempool() const { return mempool_; }
 
 private:
-  std::unique_ptr<Chunk[]> slab_;
+  flow::PageBuffer slab_mem_; // the nodes' memory (pre-faulted, zeroed)
+  Chunk* slab_ = nullptr;
   Chunk* free_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t fresh_ = 0; // slab_[fresh_..] never handed out

@@ -324,3 +324,83 @@ TEST_F(StreamTest, PassingInOrderKeepsBytesForRetransmissionChecks) {
 
 } // namespace
 } // namespace haka::tcp
+
+namespace haka::tcp {
+namespace {
+
+// Chunk nodes an in-order direction holds: its stream's end marker, and one
+// kept node per packet that left and is not yet acknowledged (no sentinel).
+TEST_F(StreamTest, InOrderSegmentsHoldOneKeptNodeEachUntilAcknowledged) {
+  start(100);
+  EXPECT_EQ(bufs_->chunks_in_use(), 1u) << "a started stream: its end marker";
+  send(0, "0123456789");
+  release_all(true);
+  EXPECT_EQ(s_.kept_chunks(), 1u);
+  EXPECT_EQ(bufs_->chunks_in_use(), 2u) << "end marker + the kept data chunk, moved from the popped bytes";
+  send(10, "abcdefghij");
+  release_all(true);
+  EXPECT_EQ(bufs_->chunks_in_use(), 3u);
+  s_.acked(Seq{110});
+  EXPECT_EQ(bufs_->chunks_in_use(), 2u);
+  s_.acked(Seq{120});
+  EXPECT_EQ(s_.kept_bytes(), 0u);
+  EXPECT_EQ(bufs_->chunks_in_use(), 1u) << "an idle direction holds its end marker only";
+}
+
+// Retransmissions checked and normalised against kept bytes spread over
+// several packets' chunks, from inside the first.
+TEST_F(StreamTest, RetransmissionAcrossKeptChunksIsComparedAndRebuilt) {
+  start(100);
+  send(0, "0123");
+  send(4, "4567");
+  send(8, "89");
+  release_all(true);
+  EXPECT_EQ(s_.kept_chunks(), 3u);
+  EXPECT_EQ(send(2, "234567").outcome, StreamOutcome::retrans_same);
+  EXPECT_EQ(send(3, "3X56789").outcome, StreamOutcome::retrans_normalised);
+  EXPECT_EQ(normalised_, "3456789");
+  s_.acked(Seq{105});
+  EXPECT_EQ(s_.kept_chunks(), 2u) << "the first chunk went, the second was cut";
+  normalised_.clear();
+  EXPECT_EQ(send(3, "XXXY67", 5).outcome, StreamOutcome::retrans_normalised);
+  EXPECT_EQ(normalised_, "XX5678") << "acknowledged head as sent, the rest as inspected";
+}
+
+// A lazily started direction (no reader: bytes pass in order) holds no
+// chunk node between segments; its stream is made at the first push.
+TEST_F(StreamTest, LazyStreamHoldsNoNodeWhileBytesPassInOrder) {
+  pool_ = std::make_unique<StreamPool>(*bufs_, StreamConfig{});
+  ASSERT_EQ(s_.init(*pool_, Seq{100}, true), vbuffer::Error::ok);
+  start_ = 100;
+  EXPECT_TRUE(s_.started());
+  EXPECT_EQ(bufs_->chunks_in_use(), 0u);
+  rte_mbuf* m = packet("0123456789");
+  ASSERT_TRUE(s_.pass_in_order(*pool_, m, Seq{100}, 0, 10, Seq{100}));
+  rte_pktmbuf_free(m);
+  EXPECT_EQ(bufs_->chunks_in_use(), 1u) << "one kept node per segment";
+  s_.acked(Seq{110});
+  EXPECT_EQ(bufs_->chunks_in_use(), 0u) << "acknowledged: nothing left";
+  EXPECT_EQ(send(0, "0123456789", 10).outcome, StreamOutcome::retrans_acked);
+  EXPECT_EQ(bufs_->chunks_in_use(), 0u) << "an old segment does not make the stream";
+  // Out of order: the stream is made, and works as an eager one.
+  EXPECT_EQ(send(13, "def").outcome, StreamOutcome::queued);
+  EXPECT_EQ(send(10, "abc").outcome, StreamOutcome::delivered_with_queue);
+  EXPECT_EQ(delivered_, "abcdef");
+  EXPECT_EQ(release_all(), (std::vector<std::string>{"10:abc", "13:def"}));
+  s_.finish();
+  EXPECT_TRUE(s_.stream().is_finished());
+  EXPECT_EQ(send(16, "g").outcome, StreamOutcome::finished);
+}
+
+TEST_F(StreamTest, LazyStreamFinishedBeforeItsFirstPushRefusesMore) {
+  pool_ = std::make_unique<StreamPool>(*bufs_, StreamConfig{});
+  ASSERT_EQ(s_.init(*pool_, Seq{1}, true), vbuffer::Error::ok);
+  start_ = 1;
+  s_.finish();
+  EXPECT_TRUE(s_.finished());
+  EXPECT_EQ(send(0, "abc").outcome, StreamOutcome::finished);
+  EXPECT_EQ(bufs_->chunks_in_use(), 0u);
+}
+
+} // namespace
+} // namespace haka::tcp
