@@ -614,15 +614,33 @@ local dispatch_path = {
 	[flow_state] = true, [timers] = true, [direct] = true,
 }
 local tracing_dispatch = false
-local function watch_traces(what, _, func)
+-- The one abort that says nothing about the code: the count hook (or an
+-- error) struck while a trace was being recorded.
+local RECERR
+for code, msg in pairs(require('jit.vmdef').traceerr) do
+	if msg == 'error thrown or hook called during recording' then RECERR = code end
+end
+local earlier -- a 'trace' handler attached before (jit.v, jit.dump): one per event, so chained
+local function watch_traces(what, tr, func, pc, otr, oex)
 	if what == 'start' then
 		tracing_dispatch = dispatch_path[func] == true
-	elseif what == 'abort' and tracing_dispatch and not jit_rules and invoke == direct then
+	elseif what == 'abort' and tracing_dispatch and not jit_rules and invoke == direct
+			and otr ~= RECERR then
 		invoke = __haka_call
 		inline_fallbacks = inline_fallbacks + 1
 	end
+	if earlier ~= nil then earlier(what, tr, func, pc, otr, oex) end
 end
-jit.attach(watch_traces, 'trace')
+do
+	local events = debug.getregistry()._VMEVENTS
+	local before = {}
+	if type(events) == 'table' then for k, v in pairs(events) do before[k] = v end end
+	jit.attach(watch_traces, 'trace')
+	events = debug.getregistry()._VMEVENTS
+	for k, v in pairs(events or {}) do
+		if v == watch_traces and before[k] ~= nil and before[k] ~= watch_traces then earlier = before[k] end
+	end
+end
 haka._inline_fallbacks = D.inline_fallbacks
 
 return D
