@@ -8,7 +8,9 @@
 # OUT_DIR (where output pcaps are written and deleted, default $WORK),
 # CAPTURES (default "full1460 seg64"), HAKA_BASE (another haka-dpdk binary, e.g. a
 # build of an earlier commit: adds base-fwd-map, base-fwd-map-out and base-reasm
-# run with it, in the same rounds), EAL (EAL arguments; default: 2 MB hugepages
+# run with it, in the same rounds), CPU (the one CPU every run is pinned to, default
+# the last one allowed: haka-dpdk's main lcore and, through taskset, the reference
+# readers, so all compete for the same core; EAL pins the lcore anyway), EAL (EAL arguments; default: 2 MB hugepages
 # when at least 512 are free (512 MB taken), else --no-huge -m 1024).
 #
 # Captures (made with haka-gen when missing, deterministic):
@@ -53,12 +55,14 @@ for exe in "$haka" "$gen" "$ref"; do
 done
 mkdir -p "$work" "$out_dir"
 
+cpu=${CPU:-$(taskset -pc $$ | awk -F'[ ,-]' '{print $NF}')}
+pin=(taskset -c "$cpu")
 if [[ -z ${EAL:-} ]]; then
   free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
   if [[ ${free_huge:-0} -ge 512 ]]; then
-    EAL="-l 0 --socket-mem 512 --in-memory --huge-unlink --no-pci --no-telemetry --log-level=*:error"
+    EAL="-l $cpu --socket-mem 512 --in-memory --huge-unlink --no-pci --no-telemetry --log-level=*:error"
   else
-    EAL="-l 0 --no-huge -m 1024 --no-pci --no-shconf --no-telemetry --log-level=*:error"
+    EAL="-l $cpu --no-huge -m 1024 --no-pci --no-shconf --no-telemetry --log-level=*:error"
   fi
 fi
 read -r -a eal <<<"$EAL"
@@ -120,7 +124,7 @@ print(t["rx"] / j["seconds"], float(sys.argv[3]) - float(sys.argv[2]), t["rx"])
 EOF
 }
 
-echo "# $(date -u +%FT%TZ) $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null) EAL: $EAL; out: $out_dir" >&2
+echo "# $(date -u +%FT%TZ) $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null) EAL: $EAL; references: taskset -c $cpu; out: $out_dir" >&2
 for cap in $captures; do
   f=$(capture "$cap")
   cat "$f" >/dev/null; cat "$f" >/dev/null # into the page cache
@@ -133,10 +137,10 @@ for cap in $captures; do
       case $sc in
         libpcap | walk | walk-out)
           if [[ $sc == walk-out ]]; then
-            read -r _ pk _ s pps _ < <("$ref" copy "$f" "$out_dir/offline_out.pcap")
+            read -r _ pk _ s pps _ < <("${pin[@]}" "$ref" copy "$f" "$out_dir/offline_out.pcap")
             rm -f "$out_dir/offline_out.pcap"
           else
-            read -r _ pk _ s pps _ < <("$ref" "$sc" "$f")
+            read -r _ pk _ s pps _ < <("${pin[@]}" "$ref" "$sc" "$f")
           fi
           printf '%s\t%s\t%d\tpps\t%s\n%s\t%s\t%d\twall_pps\t%s\n' "$cap" "$sc" "$r" "$pps" "$cap" "$sc" "$r" "$pps" >>"$results"
           ;;
