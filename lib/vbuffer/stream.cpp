@@ -118,23 +118,31 @@ Error Stream::pop(Popped& out) {
   Chunk* begin = read_tail_ != nullptr ? read_tail_->next : data_.end_->next;
   bool keep = read_tail_ != nullptr;
   Chunk* keep_from = keep ? begin : nullptr;
-  bool leftover_seen = false;
+  // The old end overtaken by a push (no record, no bytes) leaves the chain
+  // here; its node becomes the popped bytes' sentinel rather than going back
+  // to the pool while another is taken from it (in order, every pop has one).
+  Chunk* spare = nullptr;
+  auto fail = [&](Error e) {
+    if (spare != nullptr) pool.free_chunk(spare);
+    return e;
+  };
   for (Chunk* c = begin; c != rec;) {
-    if (c == data_.end_) [[unlikely]] return Error::held_by_select; // record not in the chain
+    if (c == data_.end_) [[unlikely]] return fail(Error::held_by_select); // record not in the chain
     switch (c->kind) {
     case ChunkKind::push:
-      if (!c->has(chunk_flag::record) && !leftover_seen) {
-        // An old end overtaken by a push: no record, no bytes; drop it.
-        Chunk* next = detail::remove_ctl(pool, c);
+      if (!c->has(chunk_flag::record) && spare == nullptr) {
+        Chunk* next = c->next;
+        next->flags |= c->flags & chunk_flag::modified;
+        unlink(c);
         if (c == begin) begin = next;
         if (c == keep_from) keep_from = next;
+        spare = c;
         c = next;
-        leftover_seen = true;
         continue;
       }
       break;
-    case ChunkKind::select: return Error::held_by_select;
-    case ChunkKind::mark_rw: return Error::held_by_mark;
+    case ChunkKind::select: return fail(Error::held_by_select);
+    case ChunkKind::mark_rw: return fail(Error::held_by_mark);
     case ChunkKind::mark_ro:
       if (!keep) {
         keep = true;
@@ -146,8 +154,17 @@ Error Stream::pop(Popped& out) {
     c = c->next;
   }
 
-  Chunk* s = pool.alloc_chunk();
-  if (s == nullptr) [[unlikely]] return Error::no_chunk;
+  Chunk* s = spare;
+  if (s != nullptr) {
+    // As if freed and taken again: iterators that stood on the old end are
+    // invalid, as they were when it was freed.
+    const uint32_t gen = s->gen + 1;
+    *s = Chunk{};
+    s->gen = gen;
+  } else {
+    s = pool.alloc_chunk();
+    if (s == nullptr) [[unlikely]] return Error::no_chunk;
+  }
   s->kind = ChunkKind::sentinel;
   s->flags = static_cast<uint8_t>((rec->flags & (chunk_flag::writable | chunk_flag::modified)) | chunk_flag::end |
                                   chunk_flag::eof);

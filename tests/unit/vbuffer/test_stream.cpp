@@ -36,6 +36,31 @@ TEST_F(StreamTest, PushPopInOrderIsZeroCopyAndUnmodified) {
   EXPECT_EQ(s.pending(), 0u);
 }
 
+// In order, the end a push overtook becomes the popped bytes' sentinel: no
+// node taken from the pool, and iterators left on it are invalid as if it
+// had been freed.
+TEST_F(StreamTest, InOrderPopTakesNoNodeAndInvalidatesTheOldEnd) {
+  BufferPool tiny(mempool_, 3);
+  Stream s(tiny);
+  Iterator old_end = s.data().end();
+  rte_mbuf* m = packet("abc");
+  ASSERT_EQ(s.push(m, kHeader, 3, nullptr), Error::ok);
+  EXPECT_EQ(tiny.chunks_in_use(), 3u) << "the old end, the data chunk, the new end: the pool is empty";
+  EXPECT_EQ(old_end.check(), Error::ok);
+  Popped p;
+  ASSERT_EQ(s.pop(p), Error::ok) << "no node needed";
+  EXPECT_EQ(p.bytes.sentinel(), old_end.chunk());
+  EXPECT_EQ(old_end.check(), Error::invalid_iterator);
+  EXPECT_EQ(str(p.bytes), "abc");
+  bool eof = false;
+  ASSERT_EQ(p.bytes.end().is_eof(eof), Error::ok);
+  EXPECT_TRUE(eof) << "a plain buffer's sentinel";
+  EXPECT_EQ(tiny.counters().chunk_exhausted, 0u);
+  p.bytes.release();
+  s.clear();
+  EXPECT_EQ(tiny.chunks_in_use(), 0u);
+}
+
 TEST_F(StreamTest, PushReturnsTheFirstNewByteOrTheMarker) {
   Stream s(*pool_);
   Iterator cur;
