@@ -84,7 +84,7 @@ fi
 # the same counters the summary ends with (rx grows, nothing dropped).
 prefix="haka_tel_$$"
 "$bin" -l "$cpu" --no-huge -m 512 --no-pci --file-prefix "$prefix" --log-level='*:error' \
-  --vdev net_null0,size=64 --vdev net_null1,size=64 -- --duration 3 --stats-interval 0 \
+  --vdev net_null0,size=64 --vdev net_null1,size=64 -- --duration 8 --stats-interval 0 \
   --summary-json "$tmp/tel.json" >"$tmp/tel.out" 2>&1 &
 pid=$!
 if /usr/bin/python3 - "$prefix" >"$tmp/tel.check" 2>&1 <<'PY'
@@ -109,7 +109,16 @@ s.recv(1024)
 def ask(c):
     s.send(c.encode())
     return json.loads(s.recv(65536))[c]
-a = ask("/haka/stats")
+# The socket comes up with EAL, our commands once the workers run (null
+# before, then "not running"): on a loaded machine that can take a while.
+a = None
+for _ in range(100):
+    a = ask("/haka/stats")
+    if a is not None and a.get("rx_packets", 0) > 0:
+        break
+    time.sleep(0.05)
+if a is None or "rx_packets" not in a:
+    sys.exit("/haka/stats never answered with counters: %s" % a)
 time.sleep(0.3)
 b = ask("/haka/stats")
 drops = ask("/haka/drops")
@@ -128,6 +137,7 @@ then
 else
   echo "FAIL telemetry: $(cat "$tmp/tel.check")"; fails=$((fails + 1))
 fi
+kill -INT "$pid" 2>/dev/null || true # it ran long enough: SIGINT ends it cleanly, summary included
 wait "$pid" || { echo "FAIL telemetry run: $(cat "$tmp/tel.out")"; fails=$((fails + 1)); }
 
 echo "live_vdev: $fails failed"
