@@ -21,27 +21,43 @@ using tcp::StreamVerdict;
 
 int idx(Dir d) { return static_cast<int>(d); }
 
-// Are `bytes` exactly m's own payload, in place (nothing cut, added or moved)?
-bool is_own_payload(const vbuffer::Buffer& bytes, const rte_mbuf* m, uint32_t off, uint32_t len) {
-  if (bytes.is_modified()) return false;
+// What emit() needs to know of popped bytes, from one walk of their chunks.
+struct Shape {
+  uint32_t size = 0;   // bytes
+  uint32_t chunks = 0; // nodes (control ones included: what keep() holds)
+  bool own = true;     // exactly m's own payload, in place (nothing cut, added, moved or edited)
+};
+
+Shape shape_of(const vbuffer::Buffer& bytes, const rte_mbuf* m, uint32_t off, uint32_t len) {
+  Shape sh;
+  const vbuffer::Chunk* s = bytes.sentinel();
+  if (s->has(vbuffer::chunk_flag::modified)) sh.own = false;
   const rte_mbuf* seg = m;
   while (seg != nullptr && off >= seg->data_len) {
     off -= seg->data_len;
     seg = seg->next;
   }
-  uint32_t seen = 0;
-  for (const vbuffer::Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+  for (const vbuffer::Chunk* c = s->next; c != s; c = c->next) {
+    sh.size += c->size;
+    ++sh.chunks;
+    if (!sh.own) continue;
+    if (c->has(vbuffer::chunk_flag::modified)) {
+      sh.own = false;
+      continue;
+    }
     if (c->kind != vbuffer::ChunkKind::data || c->size == 0) continue;
-    if (seg == nullptr || c->mbuf != seg || c->bytes != rte_pktmbuf_mtod_offset(seg, const uint8_t*, off))
-      return false;
-    seen += c->size;
+    if (seg == nullptr || c->mbuf != seg || c->bytes != rte_pktmbuf_mtod_offset(seg, const uint8_t*, off)) {
+      sh.own = false;
+      continue;
+    }
     off += c->size;
     while (seg != nullptr && off >= seg->data_len) {
       off -= seg->data_len;
       seg = seg->next;
     }
   }
-  return seen == len;
+  if (sh.size != len) sh.own = false;
+  return sh;
 }
 
 } // namespace
@@ -301,7 +317,8 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
   }
   tcp::SeqOffsetMap& map = p.map[idx(d)];
   const tcp::Seq out_seq = map.to_output(h->seq);
-  const auto out_len = static_cast<uint32_t>(bytes.size());
+  const Shape sh = shape_of(bytes, m, pm.payload_offset, pm.payload_len);
+  const uint32_t out_len = sh.size;
   if (out_len != h->len) {
     if (!map.record(h->seq, h->len, out_len)) {
       // The translation would no longer be exact: nothing more of this
@@ -315,8 +332,7 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
   const bool translated = c.has(tcp::conn_flag::translated);
   // A SYN's payload starts one after its sequence number.
   const uint32_t syn = (pm.tcp_flags & tcp::tcp_flag::syn) != 0 ? 1u : 0u;
-  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq + syn &&
-      is_own_payload(bytes, m, pm.payload_offset, pm.payload_len)) [[likely]] {
+  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq + syn && sh.own) [[likely]] {
     if (translated) translate_headers(p, d, m, out_seq);
     out_.forward(m);
   } else {
@@ -325,7 +341,7 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
     if (rebuild(m, out_seq.value() - syn, ack, bytes)) out_.drop(m, DropReason::stream_replaced);
     else out_.drop(m, DropReason::stream_refused);
   }
-  s.keep(*spool_, bytes, out_seq);
+  s.keep(*spool_, bytes, out_seq, sh.size, sh.chunks);
 }
 
 bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, uint32_t ack, const vbuffer::Buffer& bytes) {

@@ -625,13 +625,17 @@ Error TcpStream::clone_kept(vbuffer::BufferPool& bp, uint32_t skip, uint32_t len
 }
 
 void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
-  const uint32_t max = pool.config().max_kept_bytes;
   uint32_t n = 0, chunks = 0;
-  if (max != 0)
-    for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
-      n += c->size;
-      ++chunks;
-    }
+  for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+    n += c->size;
+    ++chunks;
+  }
+  keep(pool, bytes, out_seq, n, chunks);
+}
+
+void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq, uint32_t n, uint32_t chunks) {
+  const uint32_t max = pool.config().max_kept_bytes;
+  if (max == 0) n = 0;
   if (n == 0) {
     bytes.release();
     return;

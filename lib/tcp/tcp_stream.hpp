@@ -234,6 +234,9 @@ public:
   /// After a released packet left: keep its bytes (output space, starting at
   /// `out_seq`) for retransmission checks until acknowledged.
   void keep(StreamPool& pool, vbuffer::Buffer& bytes, Seq out_seq);
+  /// Same, when the caller already counted the bytes (`n`, the sum of the
+  /// chunks' sizes) and chunk nodes (`chunks`) of `bytes`.
+  void keep(StreamPool& pool, vbuffer::Buffer& bytes, Seq out_seq, uint32_t n, uint32_t chunks);
   /// The receiver acknowledged up to `ack` (output space): forget kept bytes before it.
   void acked(Seq ack);
 
