@@ -1,10 +1,13 @@
 #include "engine/stream_stage.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <new>
+
+#include <rte_prefetch.h>
 #include <sys/stat.h>
 
 #include "net/packet_meta.hpp"
@@ -102,6 +105,35 @@ std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, O
     return nullptr;
   }
   return s;
+}
+
+void StreamStage::prefetch(const tcp::Connection* conns, std::span<const uint32_t> slots) const {
+  constexpr std::size_t kStep = 64; // a burst's lookups, nearly always in one step
+  const Pair* ps[kStep];
+  for (std::size_t at = 0; at < slots.size(); at += kStep) {
+    const std::size_t n = std::min(kStep, slots.size() - at);
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const uint32_t slot = slots[at + j];
+      if (slot == UINT32_MAX) continue; // flow::kNoSlot
+      const uint32_t i = conns[slot].streams;
+      if (i == 0 || i > made_) continue;
+      const Pair* p = &pairs_[i - 1];
+      ps[k++] = p;
+      const auto* b = reinterpret_cast<const char*>(p);
+      for (std::size_t off = 0; off < sizeof(Pair); off += 64) rte_prefetch0(b + off);
+      rte_prefetch0(b + sizeof(Pair) - 1);
+    }
+    const vbuffer::Chunk* kept[2 * kStep];
+    std::size_t nk = 0;
+    for (std::size_t j = 0; j < k; ++j)
+      for (const tcp::TcpStream& s : ps[j]->dir)
+        if (const vbuffer::Chunk* c = s.kept_head()) {
+          rte_prefetch0(c);
+          kept[nk++] = c;
+        }
+    for (std::size_t j = 0; j < nk; ++j) rte_prefetch0(kept[j]->mbuf);
+  }
 }
 
 std::size_t StreamStage::memory_bytes() const {
