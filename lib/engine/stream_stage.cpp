@@ -240,8 +240,9 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
     if (c.streams != 0 && translated) translate_headers(*p, d, m, map.to_output(seq));
     return false;
   }
-  tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
-                             modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len);
+  tcp::Arrival a;
+  s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
+            modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len, a);
   drain_dropped();
   if (a.new_bytes > 0) {
     spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;

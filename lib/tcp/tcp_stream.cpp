@@ -181,15 +181,13 @@ bool TcpStream::open_stream() {
   return true;
 }
 
-Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq receiver_acked,
-                           bool modified, Seq out_begin, Seq out_end) {
-  Arrival a;
+void TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq receiver_acked,
+                        bool modified, Seq out_begin, Seq out_end, Arrival& a) {
   StreamCounters& k = pool.counters();
   const StreamConfig& cfg = pool.config();
   auto done = [&](StreamOutcome o) {
     a.outcome = o;
     k.add(o);
-    return std::move(a);
   };
   const Seq end = seq + len;
   bool trimmed = false;
