@@ -255,6 +255,31 @@ void BM_StreamedResume(benchmark::State& state) {
 }
 BENCHMARK(BM_StreamedResume);
 
+// The streamed rule and the plain rule together on one connection: compare
+// with BM_StreamedResume + BM_ReceiveDataLen (API functions blacklisted by the
+// streamed rule's interpreted loop would make the plain rule's traces abort).
+void BM_StreamedAndPlain(benchmark::State& state) {
+  Fixture fx(std::string(kHead) +
+             "haka.rule{ on = tcp_connection.events.receive_data, options = { streamed = true },\n"
+             "  eval = function (flow, iter)\n"
+             "    while iter:wait() do local sub = iter:sub('available') if sub then n = n + #sub end end\n"
+             "  end }\n"
+             "haka.rule{ on = tcp_connection.events.receive_data,\n"
+             "  eval = function (flow, data) n = n + #data end }\n");
+  Segment seg(10);
+  rte_mbuf* m = seg.m;
+  vbuffer::Popped out;
+  for (auto _ : state) {
+    vbuffer::Iterator cur;
+    (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
+    if (fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok) std::abort();
+    if (fx.stream.pop(out) != vbuffer::Error::ok) std::abort();
+    out.bytes.release();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StreamedAndPlain);
+
 } // namespace
 
 BENCHMARK_MAIN();

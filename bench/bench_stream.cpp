@@ -189,7 +189,8 @@ void stream_loop(benchmark::State& state, uint32_t payload, uint32_t swap_pct, C
       const uint32_t k = order[i];
       rte_mbuf* m = segs[k];
       const Seq seq = base + k * payload;
-      tcp::Arrival a = s.receive(spool, m, seq, kHeader, payload, base, false, seq, seq + payload);
+      tcp::Arrival a;
+      s.receive(spool, m, seq, kHeader, payload, base, false, seq, seq + payload, a);
       if (tcp::stream_verdict(a.outcome) != tcp::StreamVerdict::held) [[unlikely]]
         ++bad;
       if (consumer == Consumer::touch && a.new_bytes != 0) sum += consume(a.first_new, a.new_bytes);

@@ -1,10 +1,13 @@
 #include "engine/stream_stage.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <new>
+
+#include <rte_prefetch.h>
 #include <sys/stat.h>
 
 #include "net/packet_meta.hpp"
@@ -21,27 +24,43 @@ using tcp::StreamVerdict;
 
 int idx(Dir d) { return static_cast<int>(d); }
 
-// Are `bytes` exactly m's own payload, in place (nothing cut, added or moved)?
-bool is_own_payload(const vbuffer::Buffer& bytes, const rte_mbuf* m, uint32_t off, uint32_t len) {
-  if (bytes.is_modified()) return false;
+// What emit() needs to know of popped bytes, from one walk of their chunks.
+struct Shape {
+  uint32_t size = 0;   // bytes
+  uint32_t chunks = 0; // nodes (control ones included: what keep() holds)
+  bool own = true;     // exactly m's own payload, in place (nothing cut, added, moved or edited)
+};
+
+Shape shape_of(const vbuffer::Buffer& bytes, const rte_mbuf* m, uint32_t off, uint32_t len) {
+  Shape sh;
+  const vbuffer::Chunk* s = bytes.sentinel();
+  if (s->has(vbuffer::chunk_flag::modified)) sh.own = false;
   const rte_mbuf* seg = m;
   while (seg != nullptr && off >= seg->data_len) {
     off -= seg->data_len;
     seg = seg->next;
   }
-  uint32_t seen = 0;
-  for (const vbuffer::Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+  for (const vbuffer::Chunk* c = s->next; c != s; c = c->next) {
+    sh.size += c->size;
+    ++sh.chunks;
+    if (!sh.own) continue;
+    if (c->has(vbuffer::chunk_flag::modified)) {
+      sh.own = false;
+      continue;
+    }
     if (c->kind != vbuffer::ChunkKind::data || c->size == 0) continue;
-    if (seg == nullptr || c->mbuf != seg || c->bytes != rte_pktmbuf_mtod_offset(seg, const uint8_t*, off))
-      return false;
-    seen += c->size;
+    if (seg == nullptr || c->mbuf != seg || c->bytes != rte_pktmbuf_mtod_offset(seg, const uint8_t*, off)) {
+      sh.own = false;
+      continue;
+    }
     off += c->size;
     while (seg != nullptr && off >= seg->data_len) {
       off -= seg->data_len;
       seg = seg->next;
     }
   }
-  return seen == len;
+  if (sh.size != len) sh.own = false;
+  return sh;
 }
 
 } // namespace
@@ -86,6 +105,35 @@ std::unique_ptr<StreamStage> StreamStage::create(const StreamStageConfig& cfg, O
     return nullptr;
   }
   return s;
+}
+
+void StreamStage::prefetch(const tcp::Connection* conns, std::span<const uint32_t> slots) const {
+  constexpr std::size_t kStep = 64; // a burst's lookups, nearly always in one step
+  const Pair* ps[kStep];
+  for (std::size_t at = 0; at < slots.size(); at += kStep) {
+    const std::size_t n = std::min(kStep, slots.size() - at);
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const uint32_t slot = slots[at + j];
+      if (slot == UINT32_MAX) continue; // flow::kNoSlot
+      const uint32_t i = conns[slot].streams;
+      if (i == 0 || i > made_) continue;
+      const Pair* p = &pairs_[i - 1];
+      ps[k++] = p;
+      const auto* b = reinterpret_cast<const char*>(p);
+      for (std::size_t off = 0; off < sizeof(Pair); off += 64) rte_prefetch0(b + off);
+      rte_prefetch0(b + sizeof(Pair) - 1);
+    }
+    const vbuffer::Chunk* kept[2 * kStep];
+    std::size_t nk = 0;
+    for (std::size_t j = 0; j < k; ++j)
+      for (const tcp::TcpStream& s : ps[j]->dir)
+        if (const vbuffer::Chunk* c = s.kept_head()) {
+          rte_prefetch0(c);
+          kept[nk++] = c;
+        }
+    for (std::size_t j = 0; j < nk; ++j) rte_prefetch0(kept[j]->mbuf);
+  }
 }
 
 std::size_t StreamStage::memory_bytes() const {
@@ -192,8 +240,9 @@ bool StreamStage::on_segment(tcp::Connection& c, Dir d, rte_mbuf* m, const tcp::
     if (c.streams != 0 && translated) translate_headers(*p, d, m, map.to_output(seq));
     return false;
   }
-  tcp::Arrival a = s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
-                             modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len);
+  tcp::Arrival a;
+  s.receive(*spool_, m, seq, pm.payload_offset, len, receiver_acked, modified,
+            modified ? map.to_output(seq) : seq, modified ? map.to_output(seq + len) : seq + len, a);
   drain_dropped();
   if (a.new_bytes > 0) {
     spool_->counters().bytes_delivered[idx(d)] += a.new_bytes;
@@ -301,7 +350,8 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
   }
   tcp::SeqOffsetMap& map = p.map[idx(d)];
   const tcp::Seq out_seq = map.to_output(h->seq);
-  const auto out_len = static_cast<uint32_t>(bytes.size());
+  const Shape sh = shape_of(bytes, m, pm.payload_offset, pm.payload_len);
+  const uint32_t out_len = sh.size;
   if (out_len != h->len) {
     if (!map.record(h->seq, h->len, out_len)) {
       // The translation would no longer be exact: nothing more of this
@@ -315,8 +365,7 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
   const bool translated = c.has(tcp::conn_flag::translated);
   // A SYN's payload starts one after its sequence number.
   const uint32_t syn = (pm.tcp_flags & tcp::tcp_flag::syn) != 0 ? 1u : 0u;
-  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq + syn &&
-      is_own_payload(bytes, m, pm.payload_offset, pm.payload_len)) [[likely]] {
+  if (h->len == pm.payload_len && h->seq.value() == pm.tcp_seq + syn && sh.own) [[likely]] {
     if (translated) translate_headers(p, d, m, out_seq);
     out_.forward(m);
   } else {
@@ -325,7 +374,7 @@ void StreamStage::emit(tcp::Connection& c, Pair& p, Dir d, const tcp::HeldPacket
     if (rebuild(m, out_seq.value() - syn, ack, bytes)) out_.drop(m, DropReason::stream_replaced);
     else out_.drop(m, DropReason::stream_refused);
   }
-  s.keep(*spool_, bytes, out_seq);
+  s.keep(*spool_, bytes, out_seq, sh.size, sh.chunks);
 }
 
 bool StreamStage::rebuild(rte_mbuf* m, uint32_t seq, uint32_t ack, const vbuffer::Buffer& bytes) {

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <rte_mbuf.h>
-#include <rte_prefetch.h>
 
 #include "engine/counters.hpp"
 #include "engine/output_queue.hpp"
@@ -83,27 +82,7 @@ class StreamStage {
   /// direction's), then that chunk's mbuf (its reference is dropped). Each
   /// pass's misses overlap across the burst instead of coming one after the
   /// other in on_segment.
-  void prefetch(const tcp::Connection* conns, std::span<const uint32_t> slots) const {
-    auto pair_at = [&](uint32_t slot) -> const Pair* {
-      if (slot == UINT32_MAX) return nullptr; // flow::kNoSlot
-      const uint32_t i = conns[slot].streams;
-      return i != 0 && i <= made_ ? &pairs_[i - 1] : nullptr;
-    };
-    for (const uint32_t slot : slots)
-      if (const Pair* p = pair_at(slot)) {
-        const auto* b = reinterpret_cast<const char*>(p);
-        for (std::size_t off = 0; off < sizeof(Pair); off += 64) rte_prefetch0(b + off);
-        rte_prefetch0(b + sizeof(Pair) - 1);
-      }
-    for (const uint32_t slot : slots)
-      if (const Pair* p = pair_at(slot))
-        for (const tcp::TcpStream& s : p->dir)
-          if (const vbuffer::Chunk* k = s.kept_head()) rte_prefetch0(k);
-    for (const uint32_t slot : slots)
-      if (const Pair* p = pair_at(slot))
-        for (const tcp::TcpStream& s : p->dir)
-          if (const vbuffer::Chunk* k = s.kept_head()) rte_prefetch0(k->mbuf);
-  }
+  void prefetch(const tcp::Connection* conns, std::span<const uint32_t> slots) const;
 
   /// A segment the tracker accepted for connection `c`, direction `d`.
   /// True when the stage took the packet (held, or its verdict put in the

@@ -293,6 +293,20 @@ uint16_t PcapReader::read_mapped(rte_mbuf** pkts, uint16_t n) {
       // Nothing to attach: an empty direct mbuf says the same.
       m->data_len = 0;
       m->pkt_len = 0;
+    } else if (caplen <= max_segment_len) {
+      // The usual record: one segment, attached here without attach_record's
+      // chain loop.
+      const uint64_t group = cursor_ / ext_group_span;
+      if (group != pending_group_ || pending_refs_ >= max_pending_refs) {
+        settle_refs();
+        pending_group_ = group;
+      }
+      ++pending_refs_;
+      uint8_t* data = map_ + cursor_ + record_header_size;
+      rte_iova_t iova = iova_va_ ? static_cast<rte_iova_t>(reinterpret_cast<uintptr_t>(data)) : RTE_BAD_IOVA;
+      rte_pktmbuf_attach_extbuf(m, data, iova, static_cast<uint16_t>(caplen), &groups_[group].shinfo);
+      m->data_len = static_cast<uint16_t>(caplen);
+      m->pkt_len = caplen;
     } else if (!attach_record(m, cursor_, caplen)) {
       // Out of mbufs for the chain of a huge record: give back what this record
       // took and retry it on the next burst.

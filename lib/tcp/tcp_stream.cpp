@@ -181,15 +181,13 @@ bool TcpStream::open_stream() {
   return true;
 }
 
-Arrival TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq receiver_acked,
-                           bool modified, Seq out_begin, Seq out_end) {
-  Arrival a;
+void TcpStream::receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t off, uint32_t len, Seq receiver_acked,
+                        bool modified, Seq out_begin, Seq out_end, Arrival& a) {
   StreamCounters& k = pool.counters();
   const StreamConfig& cfg = pool.config();
   auto done = [&](StreamOutcome o) {
     a.outcome = o;
     k.add(o);
-    return std::move(a);
   };
   const Seq end = seq + len;
   bool trimmed = false;
@@ -625,13 +623,17 @@ Error TcpStream::clone_kept(vbuffer::BufferPool& bp, uint32_t skip, uint32_t len
 }
 
 void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq) {
-  const uint32_t max = pool.config().max_kept_bytes;
   uint32_t n = 0, chunks = 0;
-  if (max != 0)
-    for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
-      n += c->size;
-      ++chunks;
-    }
+  for (const Chunk* c = bytes.sentinel()->next; c != bytes.sentinel(); c = c->next) {
+    n += c->size;
+    ++chunks;
+  }
+  keep(pool, bytes, out_seq, n, chunks);
+}
+
+void TcpStream::keep(StreamPool& pool, Buffer& bytes, Seq out_seq, uint32_t n, uint32_t chunks) {
+  const uint32_t max = pool.config().max_kept_bytes;
+  if (max == 0) n = 0;
   if (n == 0) {
     bytes.release();
     return;

@@ -217,8 +217,19 @@ public:
   /// verdict.
   /// [out_begin, out_end) is where the segment's range lies in output
   /// space (equal to [seq, seq+len) while the direction was never modified).
+  /// The result goes to `out` (a default-constructed Arrival): outcome and
+  /// new_bytes always, first_new when new_bytes > 0, normalised only on a
+  /// rebuild outcome (a retransmission), so that the in-order path builds and
+  /// moves nothing.
+  void receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t payload_off, uint32_t len, Seq receiver_acked,
+               bool modified, Seq out_begin, Seq out_end, Arrival& out);
+  /// Same, returning the result.
   Arrival receive(StreamPool& pool, rte_mbuf* m, Seq seq, uint32_t payload_off, uint32_t len, Seq receiver_acked,
-                  bool modified, Seq out_begin, Seq out_end);
+                  bool modified, Seq out_begin, Seq out_end) {
+    Arrival a;
+    receive(pool, m, seq, payload_off, len, receiver_acked, modified, out_begin, out_end, a);
+    return a;
+  }
   /// In-order payload no one reads (no listener) while nothing is held or
   /// queued: the stream moves past it without pushing (the packet leaves at
   /// once, unchanged) and keeps its bytes, at `out_seq` in output space, for
@@ -234,6 +245,9 @@ public:
   /// After a released packet left: keep its bytes (output space, starting at
   /// `out_seq`) for retransmission checks until acknowledged.
   void keep(StreamPool& pool, vbuffer::Buffer& bytes, Seq out_seq);
+  /// Same, when the caller already counted the bytes (`n`, the sum of the
+  /// chunks' sizes) and chunk nodes (`chunks`) of `bytes`.
+  void keep(StreamPool& pool, vbuffer::Buffer& bytes, Seq out_seq, uint32_t n, uint32_t chunks);
   /// The receiver acknowledged up to `ack` (output space): forget kept bytes before it.
   void acked(Seq ack);
 

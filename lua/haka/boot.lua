@@ -286,18 +286,36 @@ end
 
 -- Run an event's plain listeners `ls` in order, stopping once the flow `fs`
 -- is dropped, one function per arity (a vararg call cannot be stitched
--- around the C frame of `invoke`); a lone listener needs no loop (a loop
--- left after one turn aborts its own traces and, once blacklisted, every
--- trace through it).
+-- around the C frame of `invoke`). Up to UNROLLED listeners are called
+-- without a loop: a loop of a turn or two per event aborts its own traces
+-- (leaving the loop) and, once blacklisted, every trace through it.
+local UNROLLED = 4
+
 local function run1(ls, a)
 	local n = #ls
-	if n == 1 then invoke(ls[1].eval, a) return end
+	if n <= UNROLLED then
+		if n >= 1 then invoke(ls[1].eval, a) end
+		if n >= 2 then invoke(ls[2].eval, a) end
+		if n >= 3 then invoke(ls[3].eval, a) end
+		if n >= 4 then invoke(ls[4].eval, a) end
+		return
+	end
 	for i = 1, n do invoke(ls[i].eval, a) end
 end
 
 local function run_flow1(ls, fs, a)
 	local n = #ls
-	if n == 1 then invoke(ls[1].eval, a) return end
+	if n <= UNROLLED then
+		if n < 1 then return end
+		invoke(ls[1].eval, a)
+		if n < 2 or fs.dropped then return end
+		invoke(ls[2].eval, a)
+		if n < 3 or fs.dropped then return end
+		invoke(ls[3].eval, a)
+		if n < 4 or fs.dropped then return end
+		invoke(ls[4].eval, a)
+		return
+	end
 	for i = 1, n do
 		invoke(ls[i].eval, a)
 		if fs.dropped then return end
@@ -306,7 +324,17 @@ end
 
 local function run_flow3(ls, fs, a, b, c)
 	local n = #ls
-	if n == 1 then invoke(ls[1].eval, a, b, c) return end
+	if n <= UNROLLED then
+		if n < 1 then return end
+		invoke(ls[1].eval, a, b, c)
+		if n < 2 or fs.dropped then return end
+		invoke(ls[2].eval, a, b, c)
+		if n < 3 or fs.dropped then return end
+		invoke(ls[3].eval, a, b, c)
+		if n < 4 or fs.dropped then return end
+		invoke(ls[4].eval, a, b, c)
+		return
+	end
 	for i = 1, n do
 		invoke(ls[i].eval, a, b, c)
 		if fs.dropped then return end
@@ -466,36 +494,46 @@ end
 
 local rd_listeners = tc_events.receive_data.listeners
 
+-- One receive_data listener; returns whether `cur` holds the position.
+local function data_listener(l, fs, flow, dir, avail, eof, have_cur)
+	if l.streamed then
+		if not have_cur then
+			local rc = api.data_current(rt, cur)
+			if rc ~= 0 then abi.fail(rc) end
+			have_cur = true
+		end
+		run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
+	elseif avail > 0 then
+		plain_data(l.eval, flow, avail, DIR[dir])
+	end
+	return have_cur
+end
+
 local function receive_data(fs, dir, avail, eof)
 	local ls = rd_listeners
 	local n = #ls
 	local flow = fs.flow
 	local have_cur = false
-	local l1 = ls[1]
-	if n == 1 then
-		-- The usual case, without the loop (see run1).
-		if l1.streamed then
-			local rc = api.data_current(rt, cur)
-			if rc ~= 0 then abi.fail(rc) end
-			have_cur = true
-			run_streamed(l1.idx * 2 + dir, l1.eval, flow, fs, dir, avail, eof)
-		elseif avail > 0 then
-			plain_data(l1.eval, flow, avail, DIR[dir])
+	if n <= UNROLLED then -- without a loop (see run1)
+		if n >= 1 then
+			have_cur = data_listener(ls[1], fs, flow, dir, avail, eof, have_cur)
+			if fs.dropped then return end
 		end
-		if fs.dropped then return end
+		if n >= 2 then
+			have_cur = data_listener(ls[2], fs, flow, dir, avail, eof, have_cur)
+			if fs.dropped then return end
+		end
+		if n >= 3 then
+			have_cur = data_listener(ls[3], fs, flow, dir, avail, eof, have_cur)
+			if fs.dropped then return end
+		end
+		if n >= 4 then
+			have_cur = data_listener(ls[4], fs, flow, dir, avail, eof, have_cur)
+			if fs.dropped then return end
+		end
 	else
 		for i = 1, n do
-			local l = ls[i]
-			if l.streamed then
-				if not have_cur then
-					local rc = api.data_current(rt, cur)
-					if rc ~= 0 then abi.fail(rc) end
-					have_cur = true
-				end
-				run_streamed(l.idx * 2 + dir, l.eval, flow, fs, dir, avail, eof)
-			elseif avail > 0 then
-				plain_data(l.eval, flow, avail, DIR[dir])
-			end
+			have_cur = data_listener(ls[i], fs, flow, dir, avail, eof, have_cur)
 			if fs.dropped then return end
 		end
 	end
@@ -610,7 +648,7 @@ local dispatch_path = {
 	[D.tcp_packet] = true, [D.new_connection] = true, [D.receive_packet] = true,
 	[D.receive_data] = true, [D.end_connection] = true, [D.pattern_match] = true,
 	[run1] = true, [run_flow1] = true, [run_flow3] = true, [receive_data] = true,
-	[plain_data] = true, [new_connection] = true, [pattern_match] = true,
+	[plain_data] = true, [data_listener] = true, [new_connection] = true, [pattern_match] = true,
 	[flow_state] = true, [timers] = true, [direct] = true,
 }
 local tracing_dispatch = false

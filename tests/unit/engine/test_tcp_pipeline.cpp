@@ -503,3 +503,51 @@ TEST_F(TcpPipelineTest, RuleHalfResetOnlyTellsTheServer) { reset_case(true); }
 
 } // namespace
 } // namespace haka::engine
+
+namespace haka::engine {
+namespace {
+
+// The stream stage without a reader: in-order bytes pass, each kept in one
+// chunk node until the peer acknowledges it, and an idle connection holds no
+// node at all (no stream end markers, no kept sentinels).
+TEST_F(TcpPipelineTest, StreamStageWithoutReaderHoldsNoNodeOnceAcknowledged) {
+  test::init_eal_once();
+  OutputQueue out(64);
+  StreamStageConfig sc;
+  sc.pool = pool();
+  sc.connections = 4;
+  sc.chunks = 64;
+  std::string err;
+  auto stage = StreamStage::create(sc, out, err);
+  ASSERT_TRUE(stage) << err;
+  tcp::Connection c;
+  c.ep[0].isn = tcp::Seq{1000};
+  c.ep[1].isn = tcp::Seq{5000};
+  Conversation conv(40001);
+  net::DecodeConfig dc;
+  auto segment = [&](bool from_client, uint32_t seq, uint32_t ack, std::size_t len) {
+    rte_mbuf* m = conv.seg(from_client, 0x18, seq, ack, len, 1);
+    EXPECT_EQ(net::decode(m, dc), net::DecodeOutcome::tcp);
+    const bool took = stage->on_segment(c, from_client ? tcp::Dir::up : tcp::Dir::down, m, tcp::StepResult{});
+    EXPECT_FALSE(took) << "in order, no reader: the packet leaves at once";
+    rte_pktmbuf_free(m);
+  };
+  vbuffer::BufferPool& nodes = stage->buffers();
+  segment(true, 1001, 5001, 100);
+  EXPECT_EQ(nodes.chunks_in_use(), 1u) << "the client's bytes, kept until acknowledged";
+  segment(false, 5001, 1101, 50);
+  EXPECT_EQ(nodes.chunks_in_use(), 1u) << "the client's kept node freed by the ACK, the server's kept";
+  segment(true, 1101, 5051, 10);
+  EXPECT_EQ(nodes.chunks_in_use(), 1u);
+  segment(false, 5051, 1111, 1);
+  segment(true, 1111, 5052, 1);
+  segment(false, 5052, 1112, 1);
+  EXPECT_EQ(nodes.chunks_in_use(), 1u) << "one node per unacknowledged packet, never a sentinel or end marker";
+  EXPECT_EQ(out.size(), 0u);
+  stage->on_close(c, DropReason::shutdown);
+  EXPECT_EQ(nodes.chunks_in_use(), 0u);
+  EXPECT_EQ(c.streams, 0u);
+}
+
+} // namespace
+} // namespace haka::engine

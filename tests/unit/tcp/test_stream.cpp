@@ -404,3 +404,30 @@ TEST_F(StreamTest, LazyStreamFinishedBeforeItsFirstPushRefusesMore) {
 
 } // namespace
 } // namespace haka::tcp
+
+namespace haka::tcp {
+namespace {
+
+// receive() into the caller's Arrival: in order, only outcome, new_bytes and
+// first_new are filled (no buffer made); a conflicting retransmission fills normalised.
+TEST_F(StreamTest, ReceiveIntoTheCallersArrivalBuildsNoBufferInOrder) {
+  start(100);
+  rte_mbuf* m = packet("abcdef");
+  Arrival a;
+  s_.receive(*pool_, m, Seq{100}, 0, 6, Seq{100}, false, Seq{100}, Seq{106}, a);
+  EXPECT_EQ(a.outcome, StreamOutcome::in_order);
+  EXPECT_EQ(a.new_bytes, 6u);
+  EXPECT_EQ(read(a.first_new, 6), "abcdef");
+  EXPECT_FALSE(a.normalised.valid());
+  release_all(true);
+  rte_mbuf* r = packet("abXdef");
+  Arrival b;
+  s_.receive(*pool_, r, Seq{100}, 0, 6, Seq{100}, false, Seq{100}, Seq{106}, b);
+  EXPECT_EQ(b.outcome, StreamOutcome::retrans_normalised);
+  EXPECT_EQ(b.new_bytes, 0u);
+  EXPECT_EQ(str(b.normalised), "abcdef");
+  rte_pktmbuf_free(r);
+}
+
+} // namespace
+} // namespace haka::tcp
