@@ -106,11 +106,12 @@ std::unique_ptr<TcpPipeline> TcpPipeline::create(const TrackingConfig& cfg, Aler
     sc.pass_through = cfg.pass_through;
     sc.stream.read_only = cfg.pass_through;
     // Stream state for every connection the tables can hold, and chunk nodes
-    // for an idle pair each (4: two stream ends, two kept-byte sentinels)
-    // plus what held and kept packets need; both reserved, touched as used.
+    // for an idle pair each (2: the two stream ends once someone reads them;
+    // kept bytes need no sentinel) plus what held and kept packets need; both
+    // pre-faulted at start-up.
     const uint32_t conns = cfg.flows_v4 + cfg.flows_v6;
     if (sc.connections < conns) sc.connections = conns;
-    const uint64_t chunks = 4ull * sc.connections + 2ull * sc.stream.held_packets + sc.stream.max_kept_chunks + 1024;
+    const uint64_t chunks = 2ull * sc.connections + 2ull * sc.stream.held_packets + sc.stream.max_kept_chunks + 1024;
     if (sc.chunks < chunks) sc.chunks = static_cast<uint32_t>(std::min<uint64_t>(chunks, UINT32_MAX));
     // Room for every packet the streams can hold plus a burst's own, its
     // fragments and rebuilt pieces: the queue never reallocates.
