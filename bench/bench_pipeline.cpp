@@ -13,8 +13,9 @@
 // reassembly may keep (its per-worker cap on kept chunks), so 10M connections
 // fit. The peak RSS and where the memory lives are printed too.
 //
-// Prints, per scenario, the median packets per second over R repetitions and
-// the ratio to forward-only measured alternately in the same run; plus
+// Prints, per scenario, the median packets per second and cycles per packet
+// over R repetitions and the ratio to forward-only measured alternately in
+// the same run; plus
 // connection set-up + teardown per second and bytes per tracked connection.
 #include <algorithm>
 #include <array>
@@ -30,6 +31,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -523,6 +525,16 @@ int main(int argc, char** argv) {
     std::printf("+ patterns %s (%zu)\n               %8.2f Mpps (payload %.2f Gbit/s)  ratio to forward-only %.3f\n",
                 o.patterns.c_str(), pat_db->size(), median(pat_pps) / 1e6, median(pat_pps) * pay * 8 / 1e9,
                 median(pat_ratios));
+  {
+    // Cycles per data packet: the worker's CPU time per packet at the TSC's
+    // rate (the core's nominal clock).
+    const double hz = double(rte_get_tsc_hz());
+    std::printf("cycles/packet  forward-only %.0f, tracking %.0f, + reassembly %.0f", hz / median(fwd_pps),
+                hz / median(trk_pps), hz / median(rsm_pps));
+    for (std::size_t k = 0; k < o.rules.size(); ++k) std::printf(", + rules %zu: %.0f", k + 1, hz / median(rule_pps[k]));
+    if (pat_db) std::printf(", + patterns %.0f", hz / median(pat_pps));
+    std::printf(" (TSC %.2f GHz)\n", hz / 1e9);
+  }
   std::printf("setup+teardown %8.0f connections/s (3 + 3 packets each)\n", median(setup_cps));
   std::printf("memory         %8zu bytes per tracked connection (flow tables, timers, TCP state; tables sized\n"
               "               for %u IPv4 + %u IPv6 connections); stream state reserved: %zu bytes\n",
