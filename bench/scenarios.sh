@@ -6,7 +6,8 @@
 #   S4 S3 + a plain receive_data Lua rule (bench/rules/receive_data_len.lua)
 #   S5 S3 + a streamed rule walking every byte (bench/rules/streamed_walk.lua)
 #   S6 S3 + 1,000 Hyperscan literals (bench/patterns/literals1000.txt)
-# at each connection count (CONNS, default "1000 100000") and segment size
+# at each connection count (CONNS, default "1000 100000"; "1000000" works, in
+# waves) and segment size
 # (64-byte frames, IMIX 7:4:1, 1460-byte payload).
 #
 # How the ratio to S0 is measured: S0 and S1 run live over two net_null vdevs
@@ -43,6 +44,10 @@ for conns in $conns_list; do
   for size in 64 imix 1460; do
     args=(--conns "$conns" --segs "$segs" --reps "$reps" --rules "$here/bench/rules/receive_data_len.lua"
           --rules "$here/bench/rules/streamed_walk.lua" --patterns "$here/bench/patterns/literals1000.txt")
+    # Beyond about 4M preloaded packets (1M connections) the traffic is built
+    # and run in waves of a million packets (bench_pipeline --waves): the same
+    # packets, with every connection's state kept across waves.
+    [ $(( conns * (segs + 6) )) -gt 4000000 ] && args+=(--waves 1000000)
     case $size in
       64) args+=(--payload 10) ;;
       imix) args+=(--imix) ;;
