@@ -176,7 +176,11 @@ PcapReader::~PcapReader() {
     for (const auto& g : groups_) {
       if (rte_mbuf_ext_refcnt_read(&g.shinfo) != 0) {
         // An mbuf still points into the mapping: keeping it mapped is the only
-        // safe choice. The engine reports the leak through its pool check.
+        // safe choice, and so is keeping the groups' shared info, which that
+        // mbuf's free will update (moving the vector keeps its storage). The
+        // engine reports the leak through its pool check.
+        static std::vector<std::vector<ExtGroup>> still_referenced;
+        still_referenced.push_back(std::move(groups_));
         return;
       }
     }
