@@ -42,10 +42,12 @@ bool same_bytes(const rte_mbuf* a, uint32_t aoff, const rte_mbuf* b, uint32_t bo
   return true;
 }
 
-// Do `len` bytes of an mbuf chain at `off` agree with a buffer's bytes from `skip`?
-bool same_as_buffer(const rte_mbuf* m, uint32_t off, const Buffer& b, uint32_t skip, uint32_t len) {
+// Do `len` bytes of an mbuf chain at `off` agree with the data bytes of the
+// chunks from `first` up to `end` (exclusive), starting `skip` bytes in?
+bool same_as_chunks(const rte_mbuf* m, uint32_t off, const Chunk* first, const Chunk* end, uint32_t skip,
+                    uint32_t len) {
   uint8_t tmp[256];
-  for (const Chunk* c = b.sentinel()->next; c != b.sentinel() && len > 0; c = c->next) {
+  for (const Chunk* c = first; c != end && len > 0; c = c->next) {
     if (c->kind != vbuffer::ChunkKind::data) continue;
     if (skip >= c->size) {
       skip -= c->size;
@@ -65,6 +67,11 @@ bool same_as_buffer(const rte_mbuf* m, uint32_t off, const Buffer& b, uint32_t s
     }
   }
   return len == 0;
+}
+
+// Do `len` bytes of an mbuf chain at `off` agree with a buffer's bytes from `skip`?
+bool same_as_buffer(const rte_mbuf* m, uint32_t off, const Buffer& b, uint32_t skip, uint32_t len) {
+  return same_as_chunks(m, off, b.sentinel()->next, b.sentinel(), skip, len);
 }
 
 } // namespace
@@ -574,27 +581,7 @@ void TcpStream::trim_kept(uint32_t n) {
 }
 
 bool TcpStream::same_as_kept(const rte_mbuf* m, uint32_t off, uint32_t skip, uint32_t len) const {
-  uint8_t tmp[256];
-  for (const Chunk* c = kept_head_; c != nullptr && len > 0; c = c->next) {
-    if (c->kind != vbuffer::ChunkKind::data) continue;
-    if (skip >= c->size) {
-      skip -= c->size;
-      continue;
-    }
-    uint32_t avail = c->size - skip;
-    const uint8_t* q = c->bytes + skip;
-    skip = 0;
-    while (avail > 0 && len > 0) {
-      uint32_t n = std::min<uint32_t>({avail, len, static_cast<uint32_t>(sizeof tmp)});
-      auto p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, n, tmp));
-      if (p == nullptr || std::memcmp(p, q, n) != 0) return false;
-      off += n;
-      q += n;
-      avail -= n;
-      len -= n;
-    }
-  }
-  return len == 0;
+  return same_as_chunks(m, off, kept_head_, nullptr, skip, len);
 }
 
 // A shared (copy-on-write) clone of `len` kept bytes from `skip`, as
