@@ -184,99 +184,75 @@ void BM_ReceivePacketField(benchmark::State& state) {
 }
 BENCHMARK(BM_ReceivePacketField);
 
-// A plain receive_data rule reading #data (bench/rules/receive_data_len.lua).
-void BM_ReceiveDataLen(benchmark::State& state) {
+// Rules of the receive_data benches: a plain one reading #data
+// (bench/rules/receive_data_len.lua) and a streamed one walking every byte
+// range (bench/rules/streamed_walk.lua).
+constexpr const char* kPlainLen =
+    "haka.rule{ on = tcp_connection.events.receive_data,\n"
+    "  eval = function (flow, data) n = n + #data end }\n";
+constexpr const char* kStreamedWalk =
+    "haka.rule{ on = tcp_connection.events.receive_data, options = { streamed = true },\n"
+    "  eval = function (flow, iter)\n"
+    "    while iter:wait() do local sub = iter:sub('available') if sub then n = n + #sub end end\n"
+    "  end }\n";
+
+// receive_data dispatched again and again over one segment already in the stream.
+void run_plain(benchmark::State& state, const std::string& rules) {
   Segment seg(10);
   rte_mbuf* m = seg.m;
-  Fixture fx(std::string(kHead) +
-             "haka.rule{ on = tcp_connection.events.receive_data,\n"
-             "  eval = function (flow, data) n = n + #data end }\n");
+  Fixture fx(std::string(kHead) + rules);
   vbuffer::Iterator cur;
   (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
   for (auto _ : state)
     if (fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok) std::abort();
   state.SetItemsProcessed(state.iterations());
 }
+
+// Per iteration a segment pushed, receive_data dispatched (unless `rules` is
+// empty), the segment popped: what a streamed rule needs to be resumed.
+void run_pushed(benchmark::State& state, const std::string& rules) {
+  Segment seg(10);
+  rte_mbuf* m = seg.m;
+  Fixture fx(rules.empty() ? std::string() : std::string(kHead) + rules);
+  vbuffer::Popped out;
+  for (auto _ : state) {
+    vbuffer::Iterator cur;
+    (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
+    if (!rules.empty() && fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok)
+      std::abort();
+    if (fx.stream.pop(out) != vbuffer::Error::ok) std::abort();
+    out.bytes.release();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// A plain receive_data rule reading #data.
+void BM_ReceiveDataLen(benchmark::State& state) { run_plain(state, kPlainLen); }
 BENCHMARK(BM_ReceiveDataLen);
 
 // Two plain receive_data rules: what each further rule adds.
 void BM_ReceiveDataLenTwoRules(benchmark::State& state) {
-  Segment seg(10);
-  rte_mbuf* m = seg.m;
-  Fixture fx(std::string(kHead) +
-             "haka.rule{ on = tcp_connection.events.receive_data,\n"
-             "  eval = function (flow, data) n = n + #data end }\n"
-             "haka.rule{ on = tcp_connection.events.receive_data,\n"
-             "  eval = function (flow, data) n = n - #data end }\n");
-  vbuffer::Iterator cur;
-  (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
-  for (auto _ : state)
-    if (fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok) std::abort();
-  state.SetItemsProcessed(state.iterations());
+  run_plain(state, std::string(kPlainLen) +
+                       "haka.rule{ on = tcp_connection.events.receive_data,\n"
+                       "  eval = function (flow, data) n = n - #data end }\n");
 }
 BENCHMARK(BM_ReceiveDataLenTwoRules);
 
 // What the streamed case does besides Lua: push a segment, pop it.
-void BM_PushPopOnly(benchmark::State& state) {
-  Fixture fx("");
-  Segment seg(10);
-  rte_mbuf* m = seg.m;
-  vbuffer::Popped out;
-  for (auto _ : state) {
-    vbuffer::Iterator cur;
-    (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
-    if (fx.stream.pop(out) != vbuffer::Error::ok) std::abort();
-    out.bytes.release();
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_PushPopOnly(benchmark::State& state) { run_pushed(state, ""); }
 BENCHMARK(BM_PushPopOnly);
 
-// A streamed rule (bench/rules/streamed_walk.lua) resumed once per segment:
-// iter:wait() returns, the rule takes the available bytes as a sub and
-// waits again. Includes a push and a pop (BM_PushPopOnly).
-void BM_StreamedResume(benchmark::State& state) {
-  Fixture fx(std::string(kHead) +
-             "haka.rule{ on = tcp_connection.events.receive_data, options = { streamed = true },\n"
-             "  eval = function (flow, iter)\n"
-             "    while iter:wait() do local sub = iter:sub('available') if sub then n = n + #sub end end\n"
-             "  end }\n");
-  Segment seg(10);
-  rte_mbuf* m = seg.m;
-  vbuffer::Popped out;
-  for (auto _ : state) {
-    vbuffer::Iterator cur;
-    (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
-    if (fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok) std::abort();
-    if (fx.stream.pop(out) != vbuffer::Error::ok) std::abort();
-    out.bytes.release();
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+// The streamed rule resumed once per segment: iter:wait() returns, the rule
+// takes the available bytes as a sub and waits again. Includes a push and a
+// pop (BM_PushPopOnly).
+void BM_StreamedResume(benchmark::State& state) { run_pushed(state, kStreamedWalk); }
 BENCHMARK(BM_StreamedResume);
 
 // The streamed rule and the plain rule together on one connection: compare
 // with BM_StreamedResume + BM_ReceiveDataLen (API functions blacklisted by the
 // streamed rule's interpreted loop would make the plain rule's traces abort).
 void BM_StreamedAndPlain(benchmark::State& state) {
-  Fixture fx(std::string(kHead) +
-             "haka.rule{ on = tcp_connection.events.receive_data, options = { streamed = true },\n"
-             "  eval = function (flow, iter)\n"
-             "    while iter:wait() do local sub = iter:sub('available') if sub then n = n + #sub end end\n"
-             "  end }\n"
-             "haka.rule{ on = tcp_connection.events.receive_data,\n"
-             "  eval = function (flow, data) n = n + #data end }\n");
-  Segment seg(10);
-  rte_mbuf* m = seg.m;
-  vbuffer::Popped out;
-  for (auto _ : state) {
-    vbuffer::Iterator cur;
-    (void)fx.stream.push(m, net::meta(m).payload_offset, net::meta(m).payload_len, m, &cur);
-    if (fx.rt->on_receive_data(fx.flow, tcp::Dir::up, fx.stream, cur, false) != lua::Status::ok) std::abort();
-    if (fx.stream.pop(out) != vbuffer::Error::ok) std::abort();
-    out.bytes.release();
-  }
-  state.SetItemsProcessed(state.iterations());
+  run_pushed(state, std::string(kStreamedWalk) + kPlainLen);
 }
 BENCHMARK(BM_StreamedAndPlain);
 
