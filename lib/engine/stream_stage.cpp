@@ -10,6 +10,7 @@
 #include <rte_prefetch.h>
 #include <sys/stat.h>
 
+#include "flow/flow_table.hpp"
 #include "net/packet_meta.hpp"
 #include "net/forge.hpp"
 #include "net/rewrite.hpp"
@@ -115,7 +116,7 @@ void StreamStage::prefetch(const tcp::Connection* conns, std::span<const uint32_
     std::size_t k = 0;
     for (std::size_t j = 0; j < n; ++j) {
       const uint32_t slot = slots[at + j];
-      if (slot == UINT32_MAX) continue; // flow::kNoSlot
+      if (slot == flow::kNoSlot) continue;
       const uint32_t i = conns[slot].streams;
       if (i == 0 || i > made_) continue;
       const Pair* p = &pairs_[i - 1];
